@@ -1,0 +1,13 @@
+"""What a cycle reads from the router, one module per feature (see docs/architecture.md).
+
+Each module has `collect(device, config, deadline) -> data` and `metrics(data, out)`; the report
+holds `data` under the key it is registered with.
+"""
+
+import importlib
+
+COLLECTORS = {}
+
+
+def module(name):
+    return importlib.import_module(COLLECTORS[name])

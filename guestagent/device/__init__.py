@@ -1,0 +1,82 @@
+"""The router as the agent sees it: one show command in, its text out.
+
+`OnBoxDevice` wraps the Guest Shell `cli` module (only `cli.execute()`); `SimulatedDevice` serves
+files so that everything runs off the router. `open_device()` picks one from the config:
+`device.kind: simulated` explicitly, or `auto`, which falls back to the simulated router when `cli`
+cannot be imported and says why in `device.reason` (shown in the report).
+"""
+
+import os
+import re
+
+EMBEDDED_FIXTURES = os.path.join(os.path.dirname(os.path.abspath(__file__)), "ir1101")
+
+# Output that means IOS refused or failed the command, whatever the cli module raised.
+IOS_ERROR_MARKERS = ("% Invalid", "% Incomplete", "% Ambiguous", "Unexpected Error",
+                     "% Unknown command", "% Bad IP address")
+
+
+class DeviceError(Exception):
+    """A show command failed; `command` names it and the message says how."""
+
+    def __init__(self, command, message):
+        self.command = command
+        Exception.__init__(self, "{!r}: {}".format(command, message))
+
+
+class DeviceTimeout(DeviceError):
+    pass
+
+
+def check_command(command):
+    """One exec command, as cli.execute() wants it."""
+    if not command or ";" in command or "\n" in command or "\r" in command:
+        raise DeviceError(command, "must be a single command without ';' or newlines")
+
+
+def ios_error(output):
+    """The IOS error text in an output, or None."""
+    for line in (output or "").splitlines():
+        stripped = line.strip()
+        for marker in IOS_ERROR_MARKERS:
+            if stripped.startswith(marker):
+                return stripped
+    return None
+
+
+class Device(object):
+    kind = "none"
+    reason = None
+
+    def execute(self, command, timeout_s=None):
+        raise NotImplementedError
+
+    def describe(self):
+        out = {"kind": self.kind}
+        if self.reason:
+            out["reason"] = self.reason
+        return out
+
+
+def slug(command):
+    """The fixture file stem for a command: `show cellular 0/1/0 gps` -> `show_cellular_0-1-0_gps`."""
+    text = re.sub(r"\s+", " ", command.strip().lower())
+    return re.sub(r"[^a-z0-9_.-]", "", text.replace(" ", "_").replace("/", "-").replace("|", "pipe"))
+
+
+def open_device(device_config):
+    from guestagent.device.simulated import SimulatedDevice
+    kind = device_config.kind
+    if kind in ("auto", "onbox"):
+        from guestagent.device.onbox import OnBoxDevice, import_cli
+        cli, why = import_cli()
+        if cli is not None:
+            return OnBoxDevice(cli, device_config.command_timeout_s)
+        if kind == "onbox":
+            raise DeviceError("import cli", why)
+        device = SimulatedDevice(device_config.fixtures or EMBEDDED_FIXTURES)
+        device.reason = "auto: " + why
+        return device
+    device = SimulatedDevice(device_config.fixtures or EMBEDDED_FIXTURES)
+    device.reason = "configured"
+    return device

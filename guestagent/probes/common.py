@@ -1,0 +1,68 @@
+"""What every prober shares: the sample's identity fields and timed name resolution."""
+
+import ipaddress
+import socket
+import threading
+import time
+
+
+def new_sample(target, kind):
+    return {
+        "kind": kind,
+        "target": target.name,
+        "host": target.host,
+        "role": target.role,
+        "group": list(target.group or []),
+        "via": target.get("via") or "guestshell",
+        "address": None,
+        "started": time.time(),
+        "duration_s": None,
+        "resolve_s": None,
+        "error": None,
+    }
+
+
+def finish(sample, started_monotonic):
+    sample["duration_s"] = round(time.monotonic() - started_monotonic, 6)
+    return sample
+
+
+def literal_family(host):
+    try:
+        return ipaddress.ip_address(host).version
+    except ValueError:
+        return None
+
+
+def resolve(host, timeout_s):
+    """Resolve a host name within timeout_s.
+
+    Returns (address, ip_version, seconds, error). A literal address is returned as it is, with
+    seconds = 0. getaddrinfo cannot be interrupted, so it runs in a daemon thread we stop waiting for.
+    """
+    version = literal_family(host)
+    if version:
+        return host, version, 0.0, None
+    box = {}
+
+    def work():
+        try:
+            box["infos"] = socket.getaddrinfo(host, None, 0, socket.SOCK_RAW)
+        except (socket.gaierror, socket.herror, UnicodeError) as exc:
+            box["error"] = "name resolution failed: {}".format(exc)
+
+    started = time.monotonic()
+    worker = threading.Thread(target=work, name="resolve-" + host)
+    worker.daemon = True
+    worker.start()
+    worker.join(max(0.0, timeout_s))
+    seconds = time.monotonic() - started
+    if worker.is_alive():
+        return None, None, seconds, "name resolution timed out after {:.1f} s".format(seconds)
+    if "error" in box:
+        return None, None, seconds, box["error"]
+    for family in (socket.AF_INET, socket.AF_INET6):
+        for info in box.get("infos", []):
+            if info[0] == family:
+                return info[4][0], 4 if family == socket.AF_INET else 6, seconds, None
+    return None, None, seconds, "name resolution returned no address"
