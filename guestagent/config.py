@@ -110,10 +110,8 @@ def schema():
         }, default={}),
         "path_discovery": Section({
             "enabled": Bool(True, "run traceroute every cycle"),
-            "toward": Host(None, "the anchor traced toward; default: the first target's host"),
-            "max_hops": Int(10, "", minimum=1, maximum=64),
-            "wait_s": Num(1.0, "wait for each hop's reply", above=0),
-            "queries": Int(1, "probes per hop", minimum=1, maximum=10),
+            "toward": Host(None, "the anchor traced toward; default: the first target's host; "
+                           "options from probes.traceroute"),
             "first_hop": Bool(True, "probe the first responding hop as test point `first-hop`"),
             "via": Str("guestshell", "", choices=("guestshell", "ios")),
             "vrf": Str(None, "VRF for the IOS traceroute"),

@@ -14,6 +14,7 @@ import importlib
 
 PROBERS = {
     "icmp": "guestagent.probes.icmp",
+    "traceroute": "guestagent.probes.traceroute",
 }
 
 

@@ -1,0 +1,166 @@
+"""The command line: `guestagent` and `python3 -m guestagent`.
+
+Exit codes: 0 ok; 1 the cycle ran but recorded errors; 2 bad configuration or usage; 3 another
+cycle holds the lock. Modules are imported per subcommand so that `--version` stays cheap.
+"""
+
+import argparse
+import importlib
+import json
+import sys
+
+from guestagent import EXIT_LOCKED, EXIT_OK, EXIT_USAGE, __version__
+
+# Subcommands that live in guestagent/commands/<name>.py (HELP, add_arguments, main).
+COMMANDS = []
+
+EPILOG = """exit codes: 0 ok, 1 the cycle ran but recorded errors, 2 bad configuration or usage,
+3 another cycle holds the lock"""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message):
+        self.print_usage(sys.stderr)
+        sys.stderr.write("{}: error: {}\n".format(self.prog, message))
+        sys.exit(EXIT_USAGE)
+
+
+def _add_config(parser):
+    parser.add_argument("-c", "--config", metavar="FILE",
+                        help="config file (default: $GUESTAGENT_CONFIG, "
+                             "/bootflash/guest-share/guestagent/config.yaml, else the embedded "
+                             "default)")
+
+
+def build_parser():
+    parser = _Parser(prog="guestagent", description="Network quality-of-experience agent for the "
+                     "Cisco IR1101 Guest Shell.", epilog=EPILOG,
+                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--version", action="version", version="guestagent " + __version__)
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    run = sub.add_parser("run", help="run one measurement cycle", epilog=EPILOG)
+    _add_config(run)
+    run.add_argument("--trigger", choices=("timer", "track", "manual", "cli", "cron"),
+                     default="cli", help="what started this cycle (recorded in the report)")
+    run.add_argument("--deadline", type=float, metavar="SECONDS",
+                     help="time budget (default: agent.deadline_s, ~70%% of the EEM maxrun)")
+    run.add_argument("--dry-run", action="store_true", help="measure and journal, push nothing")
+    run.add_argument("--track", type=int, metavar="N", help="the IOS track that fired (EEM)")
+    run.add_argument("--track-state", metavar="STATE", help="its state, from $_track_state")
+    run.add_argument("-v", "--verbose", action="store_true", help="print each probe as it ends")
+    run.add_argument("--json", action="store_true", help="print the report on stdout")
+
+    parse = sub.add_parser("parse", help="parse command output from FILE or stdin into JSON")
+    parse.add_argument("kind", nargs="?", help="parser kind (see --list)")
+    parse.add_argument("file", nargs="?", help="text file (default: stdin)")
+    parse.add_argument("--list", action="store_true", help="list the parser kinds")
+
+    check = sub.add_parser("check-config", help="validate a config file and exit")
+    _add_config(check)
+    check.add_argument("--show", action="store_true", help="print the config with defaults")
+
+    for name in COMMANDS:
+        module = importlib.import_module("guestagent.commands." + name)
+        command = sub.add_parser(name, help=module.HELP)
+        module.add_arguments(command)
+    return parser
+
+
+def load_config(path):
+    from guestagent import config
+    try:
+        return config.load(path)
+    except config.ConfigError as exc:
+        sys.stderr.write("guestagent: configuration has {} problem(s):\n".format(len(exc.problems)))
+        for problem in exc.problems:
+            sys.stderr.write("  " + problem + "\n")
+        return None
+
+
+def cmd_run(args):
+    from guestagent import cycle
+    from guestagent.report import dumps
+    if args.deadline is not None and args.deadline <= 0:
+        sys.stderr.write("guestagent: --deadline must be > 0\n")
+        return EXIT_USAGE
+    config = load_config(args.config)
+    if config is None:
+        return EXIT_USAGE
+    report, code, message = cycle.run(config, trigger=args.trigger, deadline_s=args.deadline,
+                                      dry_run=args.dry_run, verbose=args.verbose, track=args.track,
+                                      track_state=args.track_state)
+    if code == EXIT_LOCKED:
+        sys.stderr.write("guestagent: {}\n".format(message))
+        return code
+    if args.json:
+        sys.stdout.write(dumps(report, indent=2) + "\n")
+    else:
+        sys.stdout.write(summary(report) + "\n")
+    return code
+
+
+def summary(report):
+    cycle = report["cycle"]
+    lines = ["cycle {} ({}) {:.2f} s of {:.1f} s, device {}".format(
+        cycle["id"], cycle["trigger"], cycle["duration_s"], cycle["deadline_s"],
+        report["agent"]["device"]["kind"])]
+    from guestagent.cycle import describe_sample
+    for sample in report["probes"]:
+        lines.append("  " + describe_sample(sample))
+    for name, outcome in sorted((report.get("sinks") or {}).items()):
+        state = "ok" if outcome.get("ok") else (outcome.get("skipped") or outcome.get("error"))
+        lines.append("  sink {}: {}".format(name, state))
+    for error in report["errors"]:
+        lines.append("  error: {}: {}".format(error["where"], error["message"]))
+    return "\n".join(lines)
+
+
+def cmd_parse(args):
+    from guestagent import ios
+    if args.list or not args.kind:
+        for kind in ios.kinds():
+            sys.stdout.write("{:<32} {}\n".format(kind, ios.describe(kind)))
+        return EXIT_OK if args.list else EXIT_USAGE
+    if args.kind not in ios.PARSERS:
+        sys.stderr.write("guestagent: unknown parser kind {!r}; `guestagent parse --list` lists "
+                         "them\n".format(args.kind))
+        return EXIT_USAGE
+    try:
+        if args.file and args.file != "-":
+            with open(args.file) as f:
+                text = f.read()
+        else:
+            text = sys.stdin.read()
+    except (IOError, OSError) as exc:
+        sys.stderr.write("guestagent: cannot read {}: {}\n".format(args.file, exc.strerror or exc))
+        return EXIT_USAGE
+    result = ios.parser(args.kind)(text)
+    sys.stdout.write(json.dumps(result, indent=2, sort_keys=True, default=str) + "\n")
+    return EXIT_OK
+
+
+def cmd_check_config(args):
+    config = load_config(args.config)
+    if config is None:
+        return EXIT_USAGE
+    if args.show:
+        sys.stdout.write(json.dumps(config, indent=2, sort_keys=True, default=str) + "\n")
+    else:
+        sys.stdout.write("{}: ok ({} test point(s))\n".format(config.source, len(config.targets)))
+    return EXIT_OK
+
+
+def main(argv=None):
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command == "run":
+        return cmd_run(args)
+    if args.command == "parse":
+        return cmd_parse(args)
+    if args.command == "check-config":
+        return cmd_check_config(args)
+    if args.command in COMMANDS:
+        return importlib.import_module("guestagent.commands." + args.command).main(args)
+    parser.print_help()
+    return EXIT_USAGE

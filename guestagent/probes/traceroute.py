@@ -1,0 +1,124 @@
+"""Path discovery with the system `traceroute` (Linux, `-n`), and its text parser.
+
+The first responding hop becomes the cycle's `first-hop` test point (the method of the IR1101 QoE
+paper). The whole path is kept in the report.
+"""
+
+import re
+import time
+
+from guestagent.probes import common
+from guestagent.schema import Int, Num, Section
+
+COMMAND = "traceroute -n HOST (Linux)"
+
+OPTIONS = Section({
+    "max_hops": Int(10, "", minimum=1, maximum=64),
+    "wait_s": Num(1.0, "wait for each probe's reply", above=0),
+    "queries": Int(1, "probes per hop", minimum=1, maximum=10),
+}, default={})
+
+TRACEROUTE = "traceroute"
+
+_HOP = re.compile(r"^\s*(\d+)\s+(.*)$")
+_TOKEN = re.compile(r"(\*)|(\d+(?:\.\d+)?)\s*ms|(![A-Za-z0-9]*)|(\S+)")
+_HEADER = re.compile(r"^traceroute(?:6)? to (\S+) \(([^)]+)\)")
+
+
+def command(address, ip_version, options):
+    return [TRACEROUTE, "-n", "-{}".format(ip_version), "-q", str(options.queries),
+            "-w", "{:g}".format(options.wait_s), "-m", str(options.max_hops), address]
+
+
+def parse(text):
+    """Linux traceroute text -> {recognized, destination, hops: [{hop, address, addresses, rtt_ms,
+    lost, annotations}]}. A hop with no reply has address None and `lost` = number of `*`."""
+    result = {"recognized": False, "hops": []}
+    for line in (text or "").splitlines():
+        header = _HEADER.match(line.strip())
+        if header:
+            result["recognized"] = True
+            result["destination"] = header.group(2)
+            continue
+        match = _HOP.match(line)
+        if not match:
+            continue
+        hop = {"hop": int(match.group(1)), "address": None, "addresses": [], "rtt_ms": [],
+               "lost": 0, "annotations": []}
+        for star, rtt, note, word in _TOKEN.findall(match.group(2)):
+            if star:
+                hop["lost"] += 1
+            elif rtt:
+                hop["rtt_ms"].append(float(rtt))
+            elif note:
+                hop["annotations"].append(note)
+            elif word and _looks_like_address(word):
+                if word not in hop["addresses"]:
+                    hop["addresses"].append(word)
+        if hop["addresses"]:
+            hop["address"] = hop["addresses"][0]
+        if hop["addresses"] or hop["lost"] or hop["rtt_ms"]:
+            result["recognized"] = True
+            result["hops"].append(hop)
+    return result
+
+
+def _looks_like_address(word):
+    word = word.strip("()")
+    return bool(re.match(r"^[0-9a-fA-F:.]+$", word)) and ("." in word or ":" in word)
+
+
+def first_responding_hop(hops):
+    for hop in hops:
+        if hop.get("address"):
+            return hop
+    return None
+
+
+def probe(target, options, deadline, context=None):
+    started = time.monotonic()
+    sample = common.new_sample(target, "traceroute")
+    sample["hops"] = []
+    if sample["via"] == "ios":
+        from guestagent.probes import ios_traceroute
+        return common.finish(ios_traceroute.probe(target, options, deadline, context, sample),
+                             started)
+    address, version, resolve_s, error = common.resolve(target.host, min(5.0, deadline.remaining()))
+    sample["resolve_s"] = round(resolve_s, 6)
+    sample["address"] = address
+    if error:
+        sample["error"] = error
+        return common.finish(sample, started)
+    from guestagent import proc
+    result = proc.run(command(address, version, options), timeout_s=deadline.remaining())
+    if result.missing:
+        sample["error"] = "traceroute not available: " + result.stderr
+        return common.finish(sample, started)
+    parsed = parse(result.stdout)
+    sample["hops"] = parsed["hops"]
+    if not parsed["recognized"]:
+        sample["error"] = "traceroute failed: {}".format(
+            (result.stderr or "").strip()[:200] or "exit {}".format(result.returncode))
+    elif result.timed_out:
+        sample["truncated"] = True  # the hops so far are kept; the path is incomplete
+    last = parsed["hops"][-1] if parsed["hops"] else None
+    sample["reached"] = bool(last and address in last["addresses"])
+    first = first_responding_hop(parsed["hops"])
+    sample["first_hop"] = first["address"] if first else None
+    return common.finish(sample, started)
+
+
+def metrics(sample, out):
+    labels = out.probe_labels(sample)
+    if sample.get("error"):
+        return
+    out.gauge("guestagent_path_hops", "Hops listed by the last traceroute toward the anchor.",
+              len(sample["hops"]), labels)
+    out.gauge("guestagent_path_reached", "1 when the traceroute reached its destination.",
+              1 if sample.get("reached") else 0, labels)
+    for hop in sample["hops"]:
+        if hop["rtt_ms"]:
+            out.gauge("guestagent_path_hop_rtt_seconds",
+                      "Smallest round-trip time to each hop of the path.",
+                      min(hop["rtt_ms"]) / 1000.0,
+                      dict(labels, hop=hop["hop"], address=hop["address"] or ""))
