@@ -204,7 +204,7 @@ def _check_together(config, problems):
     names = {}
     for i, target in enumerate(config.targets):
         if not target.name:
-            target.name = target.host
+            target.name = target.get("host") or "targets[{}]".format(i)
         if target.name in names:
             problems.add(join(join("targets", i), "name"),
                          "duplicate test point name {!r} (also targets[{}])".format(
