@@ -58,8 +58,11 @@ class Pushgateway(object):
         self.port = free_port()
         self.url = "http://127.0.0.1:{}".format(self.port)
         self.log = open(os.path.join(str(tmpdir), "pushgateway.log"), "w")
+        # Debian's build persists to /var/lib/prometheus by default: each test gets its own file.
+        persistence = os.path.join(str(tmpdir), "pushgateway.data")
         self.proc = subprocess.Popen(
-            [binary, "--web.listen-address=127.0.0.1:{}".format(self.port)] + list(extra_args),
+            [binary, "--web.listen-address=127.0.0.1:{}".format(self.port),
+             "--persistence.file=" + persistence] + list(extra_args),
             stdout=self.log, stderr=subprocess.STDOUT)
         wait_for_port(self.port, proc=self.proc)
 
@@ -118,6 +121,8 @@ def is_root():
 
 
 class TestPointNamespace(object):
+    __test__ = False  # not a test class
+
     """A network namespace holding one test point, joined to this namespace by a veth pair.
 
     Both ends get addresses from 198.18.0.0/15 (the benchmarking range) and fd00::/8, which exist

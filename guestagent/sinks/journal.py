@@ -51,8 +51,11 @@ def append(journal_dir, line, max_bytes, keep_files):
         size = 0
     if size and size + len(data) > max_bytes:
         rotate(journal_dir, keep_files)
-    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o640)
+    fd = os.open(path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o640)
     try:
+        end = os.fstat(fd).st_size
+        if end and os.pread(fd, 1, end - 1) != b"\n":
+            data = b"\n" + data  # a torn line from a power loss stays one bad line of its own
         written = 0
         while written < len(data):
             written += os.write(fd, data[written:])

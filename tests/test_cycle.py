@@ -1,0 +1,187 @@
+"""Whole cycles as EEM starts them (`python -m guestagent run`), against a real Pushgateway and test
+points on loopback or in a network namespace the test creates."""
+
+import base64
+import fcntl
+import json
+import os
+import threading
+
+import jsonschema
+import pytest
+
+from guestagent import report as reports
+from guestagent.sinks import journal
+from tests.conftest import run_agent, write_config
+
+BASE = """
+agent: {{state_dir: {state}, instance: lab-ir1101, deadline_s: 12}}
+device: {{kind: simulated}}
+path_discovery: {{toward: {toward}}}
+probes:
+  icmp: {{count: 5, interval_s: 0.2, timeout_s: 1.0}}
+  traceroute: {{max_hops: 3}}
+targets:
+{targets}
+sinks:
+  pushgateway: {{url: "{url}", timeout_s: 2}}
+"""
+
+
+def config_for(tmp_path, url, targets, toward="127.0.0.1"):
+    lines = "\n".join("  - {{name: {}, host: '{}', role: {}}}".format(*t) for t in targets)
+    return write_config(tmp_path, BASE.format(state=tmp_path / "state", toward=toward,
+                                              targets=lines, url=url))
+
+
+def journal_reports(tmp_path):
+    return list(journal.read(str(tmp_path / "state" / "journal")))
+
+
+def validate(report):
+    jsonschema.validate(report, reports.load_schema())
+
+
+def test_cycle_pushes_every_test_point_and_journals_a_valid_report(tmp_path, pushgateway,
+                                                                   testpoint_ns):
+    config = config_for(tmp_path, pushgateway.url, [
+        ("edge-v4", testpoint_ns.v4, "isp-edge"), ("edge-v6", testpoint_ns.v6, "isp-edge"),
+        ("loopback", "127.0.0.1", "target")], toward=testpoint_ns.v4)
+    proc = run_agent(["run", "--config", config, "--trigger", "timer", "-v"])
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    # -v: one line per probe as it finishes, traceroute included.
+    for name in ("edge-v4", "edge-v6", "loopback", "first-hop", "path"):
+        assert name in proc.stderr
+
+    [report] = journal_reports(tmp_path)
+    validate(report)
+    assert report["cycle"]["trigger"] == "timer"
+    assert report["agent"]["device"]["kind"] == "simulated"
+    by_name = {s["target"]: s for s in report["probes"]}
+    assert set(by_name) == {"edge-v4", "edge-v6", "loopback", "first-hop"}
+    assert by_name["edge-v6"]["address"] == testpoint_ns.v6
+    assert all(s["received"] == 5 and s["error"] is None for s in by_name.values())
+    # The path toward the namespace is one hop; that hop is the first-hop test point.
+    assert report["path"]["hops"][0]["address"] == testpoint_ns.v4
+    assert by_name["first-hop"]["host"] == testpoint_ns.v4
+    assert report["sinks"]["pushgateway"]["ok"] is True
+
+    loss = {labels["target"]: value
+            for labels, value in pushgateway.samples("guestagent_icmp_loss_ratio")}
+    assert loss == {"edge-v4": 0.0, "edge-v6": 0.0, "loopback": 0.0, "first-hop": 0.0}
+    [(labels, stamp)] = pushgateway.samples("guestagent_last_cycle_timestamp_seconds")
+    assert labels["job"] == "guestagent" and labels["instance"] == "lab-ir1101"
+    assert stamp == pytest.approx(report["cycle"]["started_ts"])
+    medians = [v for l, v in pushgateway.samples("guestagent_icmp_rtt_seconds")
+               if l["stat"] == "median"]
+    assert len(medians) == 4 and all(0 < v < 0.1 for v in medians)
+
+
+def test_a_failed_push_keeps_the_report_and_exits_1(tmp_path):
+    from tests.conftest import free_port
+    config = config_for(tmp_path, "http://127.0.0.1:{}".format(free_port()),
+                        [("loopback", "127.0.0.1", "target")])
+    proc = run_agent(["run", "--config", config])
+    assert proc.returncode == 1
+    [report] = journal_reports(tmp_path)
+    validate(report)
+    assert report["sinks"]["pushgateway"]["ok"] is False
+    assert report["sinks"]["pushgateway"]["attempts"] == 2  # one retry inside the deadline
+    assert any(e["where"] == "pushgateway" for e in report["errors"])
+    assert report["probes"][0]["received"] == 5  # the measurement is not lost
+
+
+def test_dry_run_measures_and_journals_but_pushes_nothing(tmp_path, pushgateway):
+    config = config_for(tmp_path, pushgateway.url, [("loopback", "127.0.0.1", "target")])
+    proc = run_agent(["run", "--config", config, "--dry-run", "--json"])
+    assert proc.returncode == 0, proc.stderr
+    printed = json.loads(proc.stdout)
+    assert printed["sinks"]["pushgateway"] == {"ok": False, "skipped": "dry run"}
+    assert journal_reports(tmp_path)[0]["cycle"]["id"] == printed["cycle"]["id"]
+    assert pushgateway.samples("guestagent_last_cycle_timestamp_seconds") == []
+
+
+def test_a_second_cycle_while_one_holds_the_lock_exits_3(tmp_path):
+    config = config_for(tmp_path, "http://127.0.0.1:9", [("loopback", "127.0.0.1", "target")])
+    os.makedirs(str(tmp_path / "state"))
+    with open(str(tmp_path / "state" / "cycle.lock"), "w") as held:
+        fcntl.flock(held, fcntl.LOCK_EX)
+        held.write("4242")
+        held.flush()
+        proc = run_agent(["run", "--config", config], timeout=10)
+    assert proc.returncode == 3
+    assert "another cycle holds" in proc.stderr
+    assert journal_reports(tmp_path) == []
+
+
+def test_the_deadline_kills_what_still_runs_and_records_it(tmp_path):
+    config = config_for(tmp_path, "http://127.0.0.1:9", [("loopback", "127.0.0.1", "target")])
+    # 100 pings at 0.2 s need 20 s; the cycle has 3.
+    text = open(config).read().replace("count: 5", "count: 100")
+    open(config, "w").write(text)
+    proc = run_agent(["run", "--config", config, "--deadline", "3", "--dry-run"])
+    assert proc.returncode == 1
+    [report] = journal_reports(tmp_path)
+    assert report["cycle"]["deadline_s"] == 3
+    assert report["cycle"]["duration_s"] <= 3.5
+    loopback = [s for s in report["probes"] if s["target"] == "loopback"][0]
+    assert loopback["error"].startswith("deadline")
+
+
+class _Recorder(threading.Thread):
+    """A loopback HTTP server that records what a Pushgateway would receive."""
+
+    def __init__(self):
+        threading.Thread.__init__(self, daemon=True)
+        from http.server import BaseHTTPRequestHandler, HTTPServer
+        requests = self.requests = []
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_PUT(self):
+                body = self.rfile.read(int(self.headers["Content-Length"]))
+                requests.append((self.path, dict(self.headers), body))
+                self.send_response(200)
+                self.end_headers()
+
+            def log_message(self, *args):
+                pass
+
+        self.server = HTTPServer(("127.0.0.1", 0), Handler)
+        self.url = "http://127.0.0.1:{}".format(self.server.server_port)
+
+    def run(self):
+        self.server.serve_forever()
+
+
+def test_push_uses_basic_auth_and_base64_for_awkward_grouping_values(tmp_path):
+    server = _Recorder()
+    server.start()
+    try:
+        (tmp_path / "pw").write_text("s3cret\n")
+        config = write_config(tmp_path, """
+agent: {{state_dir: {s}, instance: "site/42"}}
+device: {{kind: simulated}}
+path_discovery: {{enabled: false}}
+probes: {{icmp: {{count: 2, interval_s: 0.2}}}}
+targets: [{{host: 127.0.0.1}}]
+sinks:
+  pushgateway: {{url: "{u}", username: fleet, password_file: {p}}}
+""".format(s=tmp_path / "state", u=server.url, p=tmp_path / "pw"))
+        proc = run_agent(["run", "--config", config])
+        assert proc.returncode == 0, proc.stderr
+    finally:
+        server.server.shutdown()
+    [(path, headers, body)] = server.requests
+    encoded = base64.urlsafe_b64encode(b"site/42").decode().rstrip("=")
+    assert path.startswith("/metrics/job/guestagent/instance@base64/" + encoded)
+    assert headers["Authorization"] == "Basic " + base64.b64encode(b"fleet:s3cret").decode()
+    assert b"guestagent_icmp_loss_ratio" in body
+    assert "s3cret" not in proc.stdout + proc.stderr
+
+
+def test_bad_config_exits_2_with_every_problem(tmp_path):
+    config = write_config(tmp_path, "agent: {interval_s: 0}\ntargets: [{host: 'a b'}]\n")
+    proc = run_agent(["run", "--config", config])
+    assert proc.returncode == 2
+    assert "2 problem(s)" in proc.stderr
+    assert "agent.interval_s" in proc.stderr and "targets[0].host" in proc.stderr
