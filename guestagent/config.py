@@ -17,6 +17,7 @@ EMBEDDED_DEFAULT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "def
 # Sections that later parts of the agent own; each module exposes SCHEMA (a Section).
 # Imported at load so that their keys are validated like the rest.
 EXTENSION_SECTIONS = {}
+EXTENSION_SECTIONS["sla"] = "guestagent.sla.config"
 
 
 class ConfigError(Exception):
