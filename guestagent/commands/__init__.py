@@ -1,0 +1,1 @@
+"""Subcommands beyond run/parse/check-config, one module each (HELP, add_arguments, main)."""
