@@ -14,6 +14,21 @@ PARSERS = {
     # Linux tools the probes run (their parsers live with the probes).
     "linux-ping": "guestagent.probes.icmp_text",
     "linux-traceroute": "guestagent.probes.traceroute",
+    # IOS show commands and IOS's own ping/traceroute.
+    "show-ip-sla-statistics": "guestagent.ios.ip_sla_statistics",
+    "show-ip-sla-statistics-details": "guestagent.ios.ip_sla_statistics_details",
+    "show-ip-sla-summary": "guestagent.ios.ip_sla_summary",
+    "show-ip-sla-configuration": "guestagent.ios.ip_sla_configuration",
+    "show-track": "guestagent.ios.track",
+    "show-cellular-gps": "guestagent.ios.cellular_gps",
+    "show-cellular-radio": "guestagent.ios.cellular_radio",
+    "show-cellular-network": "guestagent.ios.cellular_network",
+    "show-cellular-hardware": "guestagent.ios.cellular_hardware",
+    "show-version": "guestagent.ios.version",
+    "show-interfaces": "guestagent.ios.interfaces",
+    "ios-ping": "guestagent.ios.ping",
+    "ios-traceroute": "guestagent.ios.traceroute",
+    "nmea": "guestagent.ios.nmea",
 }
 
 

@@ -1,0 +1,202 @@
+"""Text helpers shared by the IOS parsers: tolerant of CRLF, tabs, odd spacing and missing parts.
+
+Nothing here raises on odd input: a value that does not read as expected comes back as None.
+"""
+
+import calendar
+import re
+
+_NUMBER = re.compile(r"^[-+]?(?:\d+\.?\d*|\.\d+)$")
+_LEADING_NUMBER = re.compile(r"^\s*([-+]?(?:\d+\.?\d*|\.\d+))")
+
+
+def lines(text):
+    """The text's lines without line ends; CR, CRLF and LF all end a line. Non-text gives []."""
+    if not isinstance(text, str):
+        if isinstance(text, bytes):
+            text = text.decode("utf-8", "replace")
+        else:
+            return []
+    return text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
+
+
+def squash(text):
+    """Runs of blanks (spaces, tabs) as one space, ends stripped."""
+    return re.sub(r"[ \t\f\v]+", " ", text or "").strip()
+
+
+def number(text):
+    """`12` -> 12, `4.4` -> 4.4, anything else -> None."""
+    if text is None:
+        return None
+    text = str(text).strip()
+    if not _NUMBER.match(text):
+        return None
+    try:
+        value = float(text)
+    except ValueError:
+        return None
+    if "." not in text and value.is_integer():
+        return int(value)
+    return value
+
+
+def leading_number(text):
+    """The number a value starts with (`-80 dBm` -> -80, `33 deg C` -> 33), or None."""
+    match = _LEADING_NUMBER.match(text or "")
+    return number(match.group(1)) if match else None
+
+
+def integer(text):
+    value = number(text)
+    return int(value) if value is not None else None
+
+
+def counter(text):
+    """A counter that IOS may print as `Unknown`: the number, or None."""
+    return integer(text)
+
+
+def triple(text):
+    """`4/1867/3927` -> (4, 1867, 3927); anything else -> None."""
+    parts = (text or "").strip().split("/")
+    if len(parts) != 3:
+        return None
+    values = [number(p) for p in parts]
+    if any(v is None for v in values):
+        return None
+    return tuple(values)
+
+
+def pair(text):
+    parts = (text or "").strip().split("/")
+    if len(parts) != 2:
+        return None
+    values = [number(p) for p in parts]
+    if any(v is None for v in values):
+        return None
+    return tuple(values)
+
+
+def split_key_value(line):
+    """`Key = value` or `Key: value` (whichever separator comes first) -> (key, value) or None."""
+    match = re.match(r"^\s*([^=:]*?[^=:\s])\s*[=:]\s?(.*)$", line or "")
+    if not match:
+        return None
+    return match.group(1).strip(), match.group(2).strip()
+
+
+def split_pairs(line):
+    """A line holding several `Key = value` (or `Key: value`) separated by commas.
+
+    `Fix type = No fix, Height = 0m` -> [("Fix type", "No fix"), ("Height", "0m")]. A comma that is
+    not followed by another `Key =` stays in the value.
+    """
+    line = line or ""
+    eq = line.find("=")
+    colon = line.find(":")
+    if eq < 0 and colon < 0:
+        return []
+    sep = "=" if (eq >= 0 and (colon < 0 or eq < colon)) else ":"
+    pieces = re.split(r",\s*(?=[A-Za-z][^,{0}]*{0})".format(re.escape(sep)), line)
+    out = []
+    for piece in pieces:
+        key, found, value = piece.partition(sep)
+        if found and key.strip():
+            out.append((key.strip(), value.strip()))
+    return out
+
+
+def norm_key(key):
+    """A key for lookups: lower case, single spaces."""
+    return squash(key).lower()
+
+
+# Clock flags IOS prints before a time (`show clock` conventions):
+#   `*`  the time is not authoritative: the clock was never set from NTP/SNTP or a calendar,
+#   `.`  the time was authoritative but NTP is not synchronized now,
+#   none: authoritative and synchronized.
+def clock_flag(text):
+    """(time text without its flag, synced) where synced is False for `*` and `.`."""
+    text = squash(text)
+    if text.startswith("*"):
+        return text[1:].strip(), False
+    if text.startswith("."):
+        return text[1:].strip(), False
+    return text, True
+
+
+_MONTHS = dict((m, i) for i, m in enumerate(
+    ["jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"], 1))
+
+
+def ios_time(text):
+    """Unix seconds of an IOS time such as `13:11:27 UTC Sat Dec 15 2018` or
+    `Sun Jan  6 07:00:00 1980`, read as UTC whatever zone it names (only UTC/GMT is exact);
+    None when it does not read."""
+    text = squash(text).lstrip("*.")
+    match = re.search(r"(\d{1,2}):(\d{2}):(\d{2})(?:\.\d+)?", text)
+    date = re.search(r"\b([A-Za-z]{3})\s+(\d{1,2})\s+(?:\d{1,2}:\d{2}:\d{2}\s+)?(\d{4})\b", text)
+    if not match or not date:
+        return None
+    month = _MONTHS.get(date.group(1).lower())
+    if not month:
+        return None
+    try:
+        parts = (int(date.group(3)), month, int(date.group(2)), int(match.group(1)),
+                 int(match.group(2)), int(match.group(3)), 0, 0, 0)
+        if not (1 <= parts[2] <= 31 and parts[3] < 24 and parts[4] < 60 and parts[5] < 61):
+            return None
+        return calendar.timegm(parts)
+    except (ValueError, OverflowError):
+        return None
+
+
+def duration_s(text):
+    """IOS durations: `00:02:10`, `1d02h`, `3w2d`, `2 weeks, 3 days, 4 hours, 5 minutes` -> s."""
+    text = squash(text).lower()
+    if not text:
+        return None
+    hms = re.match(r"^(\d+):(\d{2}):(\d{2})$", text)
+    if hms:
+        return int(hms.group(1)) * 3600 + int(hms.group(2)) * 60 + int(hms.group(3))
+    units = {"y": 31536000, "year": 31536000, "w": 604800, "week": 604800, "d": 86400,
+             "day": 86400, "h": 3600, "hour": 3600, "m": 60, "minute": 60, "s": 1, "second": 1}
+    total = 0
+    found = False
+    if re.match(r"^(\d+[ywdhms])+$", text):  # `1d02h`, `3w2d`
+        for amount, unit in re.findall(r"(\d+)([ywdhms])", text):
+            total += int(amount) * units[unit]
+        return total
+    for amount, unit in re.findall(r"(\d+)\s*(years?|weeks?|days?|hours?|minutes?|seconds?|"
+                                   r"[ywdhms])\b", text):
+        unit = unit.rstrip("s") if len(unit) > 1 else unit
+        if unit in units:
+            total += int(amount) * units[unit]
+            found = True
+    return total if found else None
+
+
+
+def key_values(text):
+    """The `Key = value` / `Key: value` pairs of a cellular-style output, in order.
+
+    A line may hold several pairs separated by commas; a label IOS wrapped onto two lines (the
+    first without a separator) is joined with the next line's label.
+    """
+    out = []
+    pending = None
+    for raw in lines(text):
+        line = squash(raw)
+        if not line or set(line) <= set("-=_ "):
+            pending = None
+            continue
+        if "=" not in line and ":" not in line:
+            pending = line if re.match(r"^[A-Za-z][A-Za-z ()/-]*$", line) else None
+            continue
+        pairs = split_pairs(line)
+        if pending and pairs:
+            pairs[0] = (pending + " " + pairs[0][0], pairs[0][1])
+        pending = None
+        out.extend(pairs)
+    return out

@@ -1,0 +1,248 @@
+"""`show ip sla statistics` (and `... details`): the latest result of every IP SLA operation.
+
+Reads both layouts: IOS XE / IOS 15 (`IPSLA operation id: N`) and IOS 12 (`Round Trip Time (RTT)
+for Index N`), with `milliseconds` or `ms`, fields indented by tabs or spaces, two fields on one
+line, and 1 to 3 blank lines between operations. Fields are found by their label wherever they
+stand on a line, so a whitespace-normalised copy reads the same as the router's text.
+
+Each operation (`operations["<id>"]`):
+- `latest_rtt_ms` (number, or None with `rtt_reason`: the text IOS printed instead, e.g.
+  `NoConnection/Busy/Timeout`, or `never run` when the operation has no latest result at all);
+- `start_time` (text without the clock flag), `start_ts` (unix seconds, read as UTC),
+  `clock_synced`: False when IOS flags the time with `*` (clock not authoritative: never set
+  from NTP or the calendar) or `.` (was authoritative, NTP not synchronized now);
+- `return_code` kept whole (`OK`, `Timeout`, `No connection`, `Socket connect error`, `Over
+  threshold`...), `ok` (return code is OK);
+- `successes`/`failures` (None when IOS prints `Unknown`; absent for path-echo, which has none);
+- `time_to_live` (text) and `time_to_live_s` (None for `Forever`);
+- udp-jitter/icmp-jitter: `rtt_count`, `rtt_{min,avg,max}_ms`, `latency_samples`,
+  `latency_{sd,ds}_{min,avg,max}_ms`, `jitter_{sd,ds}_samples`, `jitter_{sd,ds}_{min,avg,max}_ms`,
+  with details `jitter_{sd,ds}_{pos,neg}_{min,avg,max}_ms`, `jitter_avg_ms`, `over_threshold`,
+  `loss_sd`, `loss_ds`, `loss_{sd,ds}_periods`, `out_of_sequence`, `tail_drop`, `late_arrival`,
+  `skipped`, `mia`, `icpif`, `mos` (as printed, 0 when no codec is configured);
+- http: `dns_rtt_ms`, `tcp_connect_rtt_ms`, `transaction_rtt_ms`, `http_status`,
+  `first_byte_ms`;
+- details: `state`, `over_threshold_occurred`, `last_reset`.
+"""
+
+import re
+
+from guestagent.ios import common
+
+COMMAND = "show ip sla statistics"
+
+SCHEMA = {
+    "recognized": bool,
+    "operations": {
+        "<id>": {
+            "id": str, "type": str, "latest_rtt_ms": (int, float, None), "rtt_reason": str,
+            "start_time": str, "start_ts": (int, None), "clock_synced": bool,
+            "return_code": str, "ok": bool, "successes": (int, None), "failures": (int, None),
+            "time_to_live": str, "time_to_live_s": (int, None),
+            "rtt_count": int, "rtt_min_ms": (int, float), "rtt_avg_ms": (int, float),
+            "rtt_max_ms": (int, float), "latency_samples": int,
+            "latency_sd_min_ms": (int, float), "latency_sd_avg_ms": (int, float),
+            "latency_sd_max_ms": (int, float), "latency_ds_min_ms": (int, float),
+            "latency_ds_avg_ms": (int, float), "latency_ds_max_ms": (int, float),
+            "jitter_sd_samples": int, "jitter_ds_samples": int,
+            "jitter_sd_min_ms": (int, float), "jitter_sd_avg_ms": (int, float),
+            "jitter_sd_max_ms": (int, float), "jitter_ds_min_ms": (int, float),
+            "jitter_ds_avg_ms": (int, float), "jitter_ds_max_ms": (int, float),
+            "jitter_sd_pos_min_ms": (int, float), "jitter_sd_pos_avg_ms": (int, float),
+            "jitter_sd_pos_max_ms": (int, float), "jitter_sd_neg_min_ms": (int, float),
+            "jitter_sd_neg_avg_ms": (int, float), "jitter_sd_neg_max_ms": (int, float),
+            "jitter_ds_pos_min_ms": (int, float), "jitter_ds_pos_avg_ms": (int, float),
+            "jitter_ds_pos_max_ms": (int, float), "jitter_ds_neg_min_ms": (int, float),
+            "jitter_ds_neg_avg_ms": (int, float), "jitter_ds_neg_max_ms": (int, float),
+            "jitter_avg_ms": (int, float), "over_threshold": int,
+            "loss_sd": int, "loss_ds": int, "loss_sd_periods": int, "loss_ds_periods": int,
+            "out_of_sequence": int, "tail_drop": int, "late_arrival": int, "skipped": int,
+            "mia": int, "icpif": (int, float), "mos": (int, float),
+            "dns_rtt_ms": (int, float), "tcp_connect_rtt_ms": (int, float),
+            "transaction_rtt_ms": (int, float), "http_status": int, "first_byte_ms": (int, float),
+            "state": str, "over_threshold_occurred": bool, "last_reset": str,
+        },
+    },
+}
+
+_START = [
+    re.compile(r"IPSLA operation id:\s*(\d+)", re.I),
+    re.compile(r"Round Trip Time \(RTT\) for\s+Index\s+(\d+)", re.I),
+]
+_BANNER = re.compile(r"IPSLAs? Latest Operation Statistics", re.I)
+
+_MS = r"(?:\s*(?:milliseconds|ms))?"
+_NUM = r"(-?\d+(?:\.\d+)?)"
+_TRIPLE = r"(-?\d+(?:\.\d+)?/-?\d+(?:\.\d+)?/-?\d+(?:\.\d+)?)"
+
+
+def _triple_fields(prefix):
+    names = (prefix + "_min_ms", prefix + "_avg_ms", prefix + "_max_ms")
+
+    def store(op, value):
+        values = common.triple(value)
+        if values:
+            for name, v in zip(names, values):
+                op[name] = v
+    return store
+
+
+def _number_field(name):
+    def store(op, value):
+        v = common.number(value)
+        if v is not None:
+            op[name] = v
+    return store
+
+
+def _text_field(name):
+    def store(op, value):
+        op[name] = common.squash(value)
+    return store
+
+
+def _latest_rtt(op, value):
+    value = common.squash(value)
+    match = re.match(r"^(-?\d+(?:\.\d+)?)\s*(milliseconds|ms|microseconds|us)?\b", value)
+    if match:
+        rtt = common.number(match.group(1))
+        if match.group(2) in ("microseconds", "us"):
+            rtt = rtt / 1000.0
+        op["latest_rtt_ms"] = rtt
+        op.pop("rtt_reason", None)
+    else:
+        op["latest_rtt_ms"] = None
+        op["rtt_reason"] = value or "absent"
+
+
+def _start_time(op, value):
+    text, synced = common.clock_flag(value)
+    op["start_time"] = text
+    op["clock_synced"] = synced
+    op["start_ts"] = common.ios_time(text)
+
+
+def _return_code(op, value):
+    code = common.squash(value)
+    op["return_code"] = code
+    op["ok"] = code.upper() == "OK"
+
+
+def _counter(name):
+    def store(op, value):
+        # `Unknown` for an operation that never ran: present, but no number.
+        op[name] = common.counter(common.squash(value).split(" ")[0])
+    return store
+
+
+def _ttl(op, value):
+    text = common.squash(value)
+    op["time_to_live"] = text
+    op["time_to_live_s"] = common.leading_number(text) if text.lower() != "forever" else None
+
+
+def _bool_field(name):
+    def store(op, value):
+        text = common.squash(value).upper()
+        if text in ("TRUE", "FALSE"):
+            op[name] = text == "TRUE"
+    return store
+
+
+def _over_threshold(op, value):
+    v = common.leading_number(value)
+    if v is not None:
+        op["over_threshold"] = v
+
+
+# (label regex, handler); each label is searched anywhere on the line, so two fields separated by
+# a tab (`Out Of Sequence: 0<TAB>Tail Drop: 0`) or a single space both read.
+_FIELDS = [(re.compile(p, re.I), h) for p, h in [
+    (r"Type of operation:\s*(\S+)", _text_field("type")),
+    (r"\bLatest RTT:\s*(.*)$", _latest_rtt),
+    (r"Latest operation start time:\s*(.*)$", _start_time),
+    (r"Latest operation return code:\s*(.*)$", _return_code),
+    (r"Number of successes:\s*(\S+)", _counter("successes")),
+    (r"Number of failures:\s*(\S+)", _counter("failures")),
+    (r"Operation time to live:\s*(.*)$", _ttl),
+    (r"Number Of RTT:\s*" + _NUM, _number_field("rtt_count")),
+    (r"\bRTT Min/Avg/Max:\s*" + _TRIPLE, _triple_fields("rtt")),
+    (r"Number of Latency one-way Samples:\s*" + _NUM, _number_field("latency_samples")),
+    (r"Source to Destination Latency one way Min/Avg/Max:\s*" + _TRIPLE,
+     _triple_fields("latency_sd")),
+    (r"Destination to Source Latency one way Min/Avg/Max:\s*" + _TRIPLE,
+     _triple_fields("latency_ds")),
+    (r"Number of SD Jitter Samples:\s*" + _NUM, _number_field("jitter_sd_samples")),
+    (r"Number of DS Jitter Samples:\s*" + _NUM, _number_field("jitter_ds_samples")),
+    (r"Source to Destination Jitter Min/Avg/Max:\s*" + _TRIPLE, _triple_fields("jitter_sd")),
+    (r"Destination to Source Jitter Min/Avg/Max:\s*" + _TRIPLE, _triple_fields("jitter_ds")),
+    (r"Source to Destination positive Jitter Min/Avg/Max:\s*" + _TRIPLE,
+     _triple_fields("jitter_sd_pos")),
+    (r"Source to Destination negative Jitter Min/Avg/Max:\s*" + _TRIPLE,
+     _triple_fields("jitter_sd_neg")),
+    (r"Destination to Source positive Jitter Min/Avg/Max:\s*" + _TRIPLE,
+     _triple_fields("jitter_ds_pos")),
+    (r"Destination to Source negative Jitter Min/Avg/Max:\s*" + _TRIPLE,
+     _triple_fields("jitter_ds_neg")),
+    (r"\bJitter AVG:\s*" + _NUM, _number_field("jitter_avg_ms")),
+    (r"Number Of RTT Over Threshold:\s*(.*)$", _over_threshold),
+    (r"\bLoss Source to Destination:\s*" + _NUM, _number_field("loss_sd")),
+    (r"\bLoss Destination to Source:\s*" + _NUM, _number_field("loss_ds")),
+    (r"Source to Destination Loss Periods Number:\s*" + _NUM, _number_field("loss_sd_periods")),
+    (r"Destination to Source Loss Periods Number:\s*" + _NUM, _number_field("loss_ds_periods")),
+    (r"Out Of Sequence:\s*" + _NUM, _number_field("out_of_sequence")),
+    (r"Tail Drop:\s*" + _NUM, _number_field("tail_drop")),
+    (r"Packet Late Arrival:\s*" + _NUM, _number_field("late_arrival")),
+    (r"Packet Skipped:\s*" + _NUM, _number_field("skipped")),
+    (r"\bMIA:\s*" + _NUM, _number_field("mia")),
+    (r"\(ICPIF\):\s*" + _NUM, _number_field("icpif")),
+    (r"\(MOS\):\s*" + _NUM, _number_field("mos")),
+    (r"DNS RTT:\s*" + _NUM, _number_field("dns_rtt_ms")),
+    (r"TCP Connection RTT:\s*" + _NUM, _number_field("tcp_connect_rtt_ms")),
+    (r"HTTP Transaction RTT:\s*" + _NUM, _number_field("transaction_rtt_ms")),
+    (r"HTTP Status code:\s*" + _NUM, _number_field("http_status")),
+    (r"time to first byte:\s*" + _NUM, _number_field("first_byte_ms")),
+    (r"Operational state of entry:\s*(.*)$", _text_field("state")),
+    (r"Over thresholds occurred:\s*(\S+)", _bool_field("over_threshold_occurred")),
+    (r"Last time this entry was reset:\s*(.*)$", _text_field("last_reset")),
+]]
+
+
+def _finish(op):
+    if "latest_rtt_ms" not in op:
+        op["latest_rtt_ms"] = None
+        op["rtt_reason"] = "never run"
+    return op
+
+
+def parse(text):
+    result = {"recognized": False, "operations": {}}
+    current = None
+    for raw in common.lines(text):
+        line = raw.strip()
+        if not line:
+            continue
+        if _BANNER.search(line):
+            result["recognized"] = True
+            continue
+        started = None
+        for pattern in _START:
+            match = pattern.search(line)
+            if match:
+                started = match.group(1)
+                break
+        if started is not None:
+            if current is not None:
+                _finish(current)
+            current = result["operations"].setdefault(started, {"id": started})
+            result["recognized"] = True
+            continue
+        if current is None:
+            continue
+        for pattern, store in _FIELDS:
+            match = pattern.search(line)
+            if match:
+                store(current, match.group(1))
+    if current is not None:
+        _finish(current)
+    return result
