@@ -402,12 +402,14 @@ def day_start(ts):
 
 
 # -- a window's summary ----------------------------------------------------------------------------
-def summarize(records, interval_s, cfg, start_ts=None, end_ts=None, history=None):
+def summarize(records, interval_s, cfg, start_ts=None, end_ts=None, history=None,
+              baseline_records=None):
     """Everything the SLA report shows for one test point over [start_ts, end_ts).
 
     `records` are the point's records in order (they may begin before start_ts: a sample just
     before the window stands for time inside it, and earlier samples settle outage state).
-    `history` (optional) is the list of outages already computed over the whole record list.
+    `history` (optional) is the list of outages already computed over the whole record list;
+    `baseline_records` (optional) the records to take the baseline window from (default: records).
     """
     inside = [r for r in records if _inside(r["ts"], start_ts, end_ts) and not r["error"]]
     avail = availability(records, interval_s, start_ts, end_ts)
@@ -441,7 +443,8 @@ def summarize(records, interval_s, cfg, start_ts=None, end_ts=None, history=None
     for name, column in metrics_of(kind):
         out["fa"][name] = fa(records, column, start_ts, end_ts)
         th = Thresholds(column, cfg)
-        window = [r["values"][column] for r in records if not r["error"] and until is not None
+        source = records if baseline_records is None else baseline_records
+        window = [r["values"][column] for r in source if not r["error"] and until is not None
                   and until - th.window_s <= r["ts"] < until]
         out["baseline"][name] = baseline(window, th.floor_abs, th.floor_rel, th.min_samples)
     return out
@@ -449,3 +452,22 @@ def summarize(records, interval_s, cfg, start_ts=None, end_ts=None, history=None
 
 def _pct(values, p):
     return quality.percentile_nearest_rank(values, p) if values else None
+
+
+def running_max_ts(records):
+    """Non-decreasing list of the greatest time seen so far, to bisect records that are in
+    recorded order (sorted by time except after a clock step backwards)."""
+    out, top = [], float("-inf")
+    for record in records:
+        top = max(top, record["ts"])
+        out.append(top)
+    return out
+
+
+def slice_window(records, running_max, start_ts, end_ts, before_s=0.0):
+    """The contiguous run of records that can matter for [start_ts - before_s, end_ts), plus the
+    one sample before it (it stands for time inside)."""
+    lo = 0 if start_ts is None else max(0, bisect.bisect_left(running_max,
+                                                              start_ts - before_s) - 1)
+    hi = len(records) if end_ts is None else bisect.bisect_left(running_max, end_ts)
+    return records[lo:hi]

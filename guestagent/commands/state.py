@@ -1,0 +1,154 @@
+"""`guestagent state`: rebuild the SLA state from the journal, or show what it holds."""
+
+import sys
+
+HELP = "SLA state: `rebuild --journal DIR` from journal files, `show` its contents"
+
+
+def add_arguments(parser):
+    parser.add_argument("action", choices=("rebuild", "show"))
+    parser.add_argument("-c", "--config", metavar="FILE",
+                        help="config file (its agent.state_dir and sla thresholds)")
+    parser.add_argument("--state-dir", metavar="DIR", help="state directory (default: from config)")
+    parser.add_argument("--journal", metavar="DIR",
+                        help="journal directory to rebuild from (default: the config's)")
+
+
+def rebuild(path, journal_dir, sla_config, interval_s, out=sys.stdout):
+    """Replay every journal report through the cycle's own code into a new file, then swap it in.
+
+    The old state stays in place until the new one is complete. Returns (reports, skipped)."""
+    import os
+    from guestagent.sinks import journal
+    from guestagent.sla import apply
+    from guestagent.sla import store as stores
+    building = "{}.rebuild-{}".format(path, os.getpid())
+    for suffix in ("", "-wal", "-shm"):
+        if os.path.exists(building + suffix):
+            os.remove(building + suffix)
+    store = stores.Store(building)
+    skipped = []
+    count = 0
+    seen = set()
+    try:
+        store.begin()
+        for report in journal.read(journal_dir, skipped):
+            cycle = report.get("cycle") if isinstance(report, dict) else None
+            if not isinstance(cycle, dict) or cycle.get("started_ts") is None:
+                skipped.append("report without cycle.started_ts")
+                continue
+            if cycle.get("id") in seen:
+                continue
+            seen.add(cycle.get("id"))
+            apply.apply_report(store, sla_config, interval_s, report)
+            store.set_meta("last_cycle_id", cycle.get("id"))
+            store.set_meta("last_cycle_ts", cycle.get("started_ts"))
+            count += 1
+        # Outages that ended are in the journal's reports already: do not report them again.
+        store.db.execute("UPDATE outages SET reported = 1 WHERE end_ts IS NOT NULL")
+        store.set_meta("rebuilt_from", {"journal": journal_dir, "reports": count,
+                                        "skipped": len(skipped)})
+        store.commit()
+        # One self-contained file (no log beside it) before it takes the old one's place.
+        store.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        store.db.execute("PRAGMA journal_mode=DELETE")
+    except Exception:
+        store.rollback()
+        store.close()
+        for suffix in ("", "-wal", "-shm"):
+            if os.path.exists(building + suffix):
+                os.remove(building + suffix)
+        raise
+    store.close()
+    _fsync(building)
+    old = "{}.old-{}".format(path, os.getpid())
+    moved = []
+    for suffix in ("", "-wal", "-shm"):
+        if os.path.exists(path + suffix):
+            os.rename(path + suffix, old + suffix)
+            moved.append(old + suffix)
+    os.rename(building, path)
+    _fsync(os.path.dirname(path) or ".")
+    for name in moved:
+        os.remove(name)
+    return count, skipped
+
+
+def _fsync(path):
+    import os
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def show(path, out=sys.stdout):
+    import time
+    from guestagent.sla import store as stores
+    store = stores.Store(path)
+    try:
+        out.write("state {} (schema {}, {:.1f} KiB)\n".format(path, store.version,
+                                                              store.size_bytes() / 1024.0))
+        out.write("last cycle {}\n".format(store.meta("last_cycle_id") or "-"))
+        rebuilt = store.meta("rebuilt_from")
+        if rebuilt:
+            out.write("rebuilt from {journal} ({reports} reports, {skipped} lines skipped)\n"
+                      .format(**rebuilt))
+        open_outages = dict((o["point_id"], o) for o in store.outages() if o["end_ts"] is None)
+        out.write("{:<24} {:<10} {:>8} {:<20} {:<20}\n".format("TEST POINT", "ROLE", "SAMPLES",
+                                                               "LAST SAMPLE (UTC)", "OUTAGE"))
+        for point in store.points():
+            row = store.db.execute("SELECT sample_count, last_ts FROM points WHERE id = ?",
+                                   (point["id"],)).fetchone()
+            last = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(row[1])) if row[1] else "-"
+            outage = open_outages.get(point["id"])
+            since = ("since " + time.strftime("%Y-%m-%dT%H:%MZ", time.gmtime(outage["start_ts"]))
+                     if outage else "-")
+            out.write("{:<24} {:<10} {:>8} {:<20} {:<20}\n".format(
+                point["name"][:24], point["role"][:10], row[0], last, since))
+            counters = store.counters(point["id"])
+            out.write("  " + ", ".join("{} {:g}".format(k, v) for k, v in sorted(counters.items())
+                                       if v) + "\n")
+    finally:
+        store.close()
+
+
+def main(args):
+    import os
+    from guestagent import EXIT_OK, EXIT_USAGE
+    from guestagent.cli import load_config
+    from guestagent.sla import config as sla_config_module
+    from guestagent.sla import store as stores
+    config = load_config(args.config)
+    if config is None:
+        return EXIT_USAGE
+    path = stores.path_in(args.state_dir or config.agent.state_dir)
+    if args.action == "show":
+        if not os.path.exists(path):
+            sys.stderr.write("guestagent state: no state at {}\n".format(path))
+            return EXIT_USAGE
+        show(path)
+        return EXIT_OK
+    journal_dir = args.journal or config.journal.dir
+    if not os.path.isdir(journal_dir):
+        sys.stderr.write("guestagent state: no journal directory {}\n".format(journal_dir))
+        return EXIT_USAGE
+    from guestagent.cycle import CycleLock, Locked
+    from guestagent import EXIT_LOCKED
+    try:
+        with CycleLock(os.path.dirname(path)):
+            count, skipped = rebuild(path, journal_dir, sla_config_module.section(config),
+                                     sla_config_module.interval_of(config))
+    except Locked as exc:
+        sys.stderr.write("guestagent state: {}\n".format(exc))
+        return EXIT_LOCKED
+    sys.stdout.write("rebuilt {} from {} report(s) in {}{}\n".format(
+        path, count, journal_dir,
+        "; {} line(s) skipped".format(len(skipped)) if skipped else ""))
+    return EXIT_OK

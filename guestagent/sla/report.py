@@ -1,0 +1,292 @@
+"""The SLA report over a time window, from the state store or from journal files.
+
+Used by `guestagent sla`; returns plain data that the command renders as a table, JSON or CSV.
+"""
+
+import time
+
+from guestagent.sla import config as sla_config_module
+from guestagent.sla import engine
+
+
+def records_from_journal(journal_dir, sla_config, interval_s, skipped=None):
+    """{target: records in journal order} with verdicts computed as the cycles would have."""
+    from guestagent.sinks import journal
+    from guestagent.sla import apply
+    by_target = {}
+    seen = set()
+    for report in journal.read(journal_dir, skipped):
+        cycle = report.get("cycle") if isinstance(report, dict) else None
+        if not isinstance(cycle, dict) or cycle.get("started_ts") is None:
+            if skipped is not None:
+                skipped.append("report without cycle.started_ts")
+            continue
+        if cycle.get("id") in seen:
+            continue
+        seen.add(cycle.get("id"))
+        for record, _ in apply.records_of(report, sla_config, interval_s):
+            by_target.setdefault(record["target"], []).append(record)
+    for target, records in by_target.items():
+        engine.verdicts(records, sla_config_module.effective(sla_config, interval_s, target))
+    return by_target
+
+
+def records_from_store(store, until_ts=None):
+    by_target = {}
+    for point in store.points():
+        records = store.records(point, None, until_ts)
+        if records:
+            by_target[point["name"]] = records
+    return by_target
+
+
+def select(by_target, sla_config, targets=None, groups=None):
+    """(target names, {group name: (mode, members)}) chosen by --target/--group (all: none given)."""
+    from guestagent.sla import apply
+    meta = dict((name, {"role": recs[-1]["role"], "groups": recs[-1]["groups"]})
+                for name, recs in by_target.items())
+    all_groups = apply.group_members(sla_config, meta)
+    if not targets and not groups:
+        return sorted(by_target), all_groups
+    chosen_targets = [t for t in (targets or []) if t in by_target]
+    chosen_groups = {}
+    for name in groups or []:
+        for key in (name, "role:" + name):
+            if key in all_groups:
+                chosen_groups[key] = all_groups[key]
+                break
+    return chosen_targets, chosen_groups
+
+
+def build(by_target, sla_config, interval_s, start_ts, end_ts, by=None, targets=None,
+          groups=None):
+    """The report: {"from", "to", "by", "targets": [...], "groups": [...], "missing": [...]}."""
+    names, chosen_groups = select(by_target, sla_config, targets, groups)
+    periods = engine.buckets(start_ts, end_ts, by) if by else [(None, start_ts, end_ts)]
+    out = {"from_ts": start_ts, "to_ts": end_ts, "from": _iso(start_ts), "to": _iso(end_ts),
+           "by": by, "interval_s": interval_s, "targets": [], "groups": [],
+           "missing": sorted(set(targets or []) - set(by_target))}
+    for name in names:
+        records = by_target[name]
+        cfg = sla_config_module.effective(sla_config, interval_s, name)
+        history = engine.outages(records, cfg["outage_min_s"], cfg["restore_min_s"], end_ts)
+        entry = {"name": name, "role": records[-1]["role"], "kind": records[-1]["kind"],
+                 "periods": []}
+        running_max = engine.running_max_ts(records)
+        window_s = cfg["baseline_window_days"] * 86400.0
+        for label, lo, hi in periods:
+            summary = engine.summarize(
+                engine.slice_window(records, running_max, lo, hi, 2 * interval_s), interval_s,
+                cfg, lo, hi, history=history,
+                baseline_records=engine.slice_window(records, running_max, hi - window_s, hi))
+            summary["period"] = label
+            entry["periods"].append(summary)
+        out["targets"].append(entry)
+    for name, (mode, members) in sorted(chosen_groups.items()):
+        present = dict((m, by_target[m]) for m in members if m in by_target)
+        group_cfg = (sla_config.get("groups") or {}).get(name) or {}
+        outage_min_s = _first(group_cfg.get("outage_min_s"), sla_config["outage_min_s"])
+        restore_min_s = _first(group_cfg.get("restore_min_s"), sla_config["restore_min_s"])
+        segments = engine.group_segments(present, interval_s, mode, None, end_ts)
+        history = engine.outages(engine.group_records(segments), outage_min_s, restore_min_s,
+                                 end_ts)
+        entry = {"name": name, "mode": mode, "members": members, "periods": []}
+        for label, lo, hi in periods:
+            entry["periods"].append(_group_period(present, segments, history, interval_s,
+                                                  sla_config, label, lo, hi))
+        out["groups"].append(entry)
+    return out
+
+
+def _first(*values):
+    for value in values:
+        if value is not None:
+            return value
+    return None
+
+
+def _group_period(present, segments, history, interval_s, sla_config, label, lo, hi):
+    inside = [(max(s, lo), min(e, hi), up) for s, e, up in segments if e > lo and s < hi]
+    avail = engine.group_availability(inside)
+    clipped = engine.clip_outages(history, lo, hi)
+    between = engine.time_between_outages([o for o in clipped if o["start_ts"] >= lo])
+    # Performance pooled over the members' samples (never a mean of the members' means).
+    delays, sent, received, n, nb = [], 0, 0, 0, 0
+    for name, records in present.items():
+        for record in records:
+            if record["error"] or not lo <= record["ts"] < hi:
+                continue
+            if record["values"].get("delay_ms") is not None:
+                delays.append(record["values"]["delay_ms"])
+            if record["sent"]:
+                sent += record["sent"]
+                received += record["received"] or 0
+            verdict = record["within"].get("delay_ms")
+            if verdict is not None:
+                n += 1
+                nb += 1 if verdict else 0
+    return {
+        "period": label, "availability": avail["availability"], "known_s": avail["known_s"],
+        "available_s": avail["available_s"],
+        "outages": {"count": len(clipped), "total_s": sum(o["in_window_s"] for o in clipped),
+                    "longest_s": max([o.get("duration_s", o.get("duration_so_far_s")) or 0
+                                      for o in clipped]) if clipped else None,
+                    "list": clipped},
+        "mean_time_between_outages_s": (sum(between) / len(between)) if between else None,
+        "delay_ms": {"p50": engine._pct(delays, 50), "p95": engine._pct(delays, 95),
+                     "p99": engine._pct(delays, 99)},
+        "loss_ratio": ((sent - received) / float(sent)) if sent else None,
+        "fa": {"delay_ms": {"n": n, "nb": nb, "fa": (nb / float(n)) if n else None}},
+        "baseline": {},
+    }
+
+
+def _iso(ts):
+    return None if ts is None else time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(ts))
+
+
+# -- rendering -------------------------------------------------------------------------------------
+def duration(seconds):
+    """Compact duration for the table: 45s, 12m, 3h05m, 2d04h."""
+    if seconds is None:
+        return "-"
+    seconds = int(round(seconds))
+    if seconds < 60:
+        return "{}s".format(seconds)
+    if seconds < 3600:
+        return "{}m{:02d}s".format(seconds // 60, seconds % 60) if seconds < 600 else \
+            "{}m".format(seconds // 60)
+    if seconds < 86400:
+        return "{}h{:02d}m".format(seconds // 3600, seconds % 3600 // 60)
+    return "{}d{:02d}h".format(seconds // 86400, seconds % 86400 // 3600)
+
+
+def _pct_text(ratio, digits=3):
+    return "-" if ratio is None else "{:.{}f}".format(100.0 * ratio, digits)
+
+
+def _ms(value):
+    if value is None:
+        return "-"
+    return "{:.1f}".format(value) if value < 1000 else "{:.0f}".format(value)
+
+
+def _primary(kind):
+    return engine.metrics_of(kind)[0]
+
+
+def rows(data):
+    """(entity label, period label, summary, primary metric name) for every entity and period."""
+    out = []
+    for entry in data["targets"]:
+        metric, _ = _primary(entry["kind"])
+        for summary in entry["periods"]:
+            out.append(("{} ({})".format(entry["name"], entry["role"]), summary["period"],
+                        summary, metric))
+    for entry in data["groups"]:
+        for summary in entry["periods"]:
+            out.append(("group {} ({})".format(entry["name"], entry["mode"]), summary["period"],
+                        summary, "delay_ms"))
+    return out
+
+
+def table(data, source):
+    """The report on 80 columns: availability/outages, then performance, then the outage list."""
+    lines = ["SLA report {} .. {}  ({})".format(data["from"], data["to"], source)]
+    if data["missing"]:
+        lines.append("no samples for: " + ", ".join(data["missing"]))
+    entries = rows(data)
+    if not entries:
+        lines.append("no test points with samples in this window")
+        return "\n".join(lines)
+    by = data["by"]
+
+    def label_of(entity, period):
+        return (period or "")[:20] if by else entity[:20]
+
+    def headed(entity, last_entity):
+        return by and entity != last_entity
+
+    lines += ["", "Availability and outages",
+              "{:<20} {:>8} {:>7} {:>7} {:>8} {:>8} {:>8}".format(
+                  "PERIOD" if by else "TEST POINT", "AVAIL%", "KNOWN", "OUTAGES", "DOWN",
+                  "LONGEST", "MTBO")]
+    last = None
+    for entity, period, s, _ in entries:
+        if headed(entity, last):
+            lines.append(entity[:80])
+        last = entity
+        lines.append("{:<20} {:>8} {:>7} {:>7} {:>8} {:>8} {:>8}".format(
+            label_of(entity, period), _pct_text(s["availability"]), duration(s["known_s"]),
+            s["outages"]["count"], duration(s["outages"]["total_s"]),
+            duration(s["outages"]["longest_s"]), duration(s["mean_time_between_outages_s"])))
+    lines += ["", "Performance (delay: per-sample medians, ms; Fa and baseline of the delay)",
+              "{:<20} {:>7} {:>7} {:>7} {:>7} {:>7} {:>16}".format(
+                  "PERIOD" if by else "TEST POINT", "P50", "P95", "P99", "LOSS%", "FA%",
+                  "BASELINE B/S")]
+    last = None
+    for entity, period, s, metric in entries:
+        if headed(entity, last):
+            lines.append(entity[:80])
+        last = entity
+        column = "delay_ms"
+        fa = (s["fa"].get(metric) or s["fa"].get(column) or {}).get("fa")
+        base = s["baseline"].get(metric) if s["baseline"] else None
+        base_text = "-" if not base else "{}/{}{}".format(_ms(base["B"]), _ms(base["S"]),
+                                                          "*" if base["learning"] else "")
+        lines.append("{:<20} {:>7} {:>7} {:>7} {:>7} {:>7} {:>16}".format(
+            label_of(entity, period), _ms(s["delay_ms"]["p50"]), _ms(s["delay_ms"]["p95"]),
+            _ms(s["delay_ms"]["p99"]), _pct_text(s["loss_ratio"], 2), _pct_text(fa, 1),
+            base_text[:16]))
+    if any(((s["baseline"] or {}).get(metric) or {}).get("learning")
+           for _, _, s, metric in entries):
+        lines.append("(* baseline still learning: no within-baseline verdicts yet)")
+    outages = []
+    seen = set()
+    for entity, _, s, _ in entries:
+        for o in s["outages"]["list"]:
+            key = (entity, o["start_ts"])
+            if key not in seen:
+                seen.add(key)
+                outages.append((entity, o))
+    if outages:
+        lines += ["", "Outages", "{:<36} {:<20} {}".format("TEST POINT", "START (UTC)",
+                                                           "DURATION")]
+        for entity, o in sorted(outages, key=lambda item: item[1]["start_ts"]):
+            if o["end_ts"] is None:
+                length = "open, {} so far".format(duration(o.get("duration_so_far_s")))
+            else:
+                length = duration(o["duration_s"])
+            lines.append("{:<36} {:<20} {}".format(entity[:36], _iso(o["start_ts"]), length))
+    return "\n".join(lines)
+
+
+CSV_FIELDS = ("entity", "type", "role_or_mode", "period", "from", "to", "availability",
+              "known_s", "available_s", "outages", "outage_total_s", "outage_longest_s",
+              "mean_time_between_outages_s", "delay_p50_ms", "delay_p95_ms", "delay_p99_ms",
+              "loss_ratio", "fa", "fa_n", "baseline_b", "baseline_s", "baseline_learning")
+
+
+def csv_rows(data):
+    out = []
+    for kind, entries in (("target", data["targets"]), ("group", data["groups"])):
+        for entry in entries:
+            metric = _primary(entry["kind"])[0] if kind == "target" else "delay_ms"
+            for s in entry["periods"]:
+                fa = s["fa"].get(metric) or {}
+                base = (s["baseline"] or {}).get(metric) or {}
+                out.append({
+                    "entity": entry["name"], "type": kind,
+                    "role_or_mode": entry.get("role") or entry.get("mode"),
+                    "period": s["period"] or "", "from": data["from"], "to": data["to"],
+                    "availability": s["availability"], "known_s": s["known_s"],
+                    "available_s": s["available_s"], "outages": s["outages"]["count"],
+                    "outage_total_s": s["outages"]["total_s"],
+                    "outage_longest_s": s["outages"]["longest_s"],
+                    "mean_time_between_outages_s": s["mean_time_between_outages_s"],
+                    "delay_p50_ms": s["delay_ms"]["p50"], "delay_p95_ms": s["delay_ms"]["p95"],
+                    "delay_p99_ms": s["delay_ms"]["p99"], "loss_ratio": s["loss_ratio"],
+                    "fa": fa.get("fa"), "fa_n": fa.get("n"), "baseline_b": base.get("B"),
+                    "baseline_s": base.get("S"), "baseline_learning": base.get("learning"),
+                })
+    return out
