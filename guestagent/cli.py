@@ -6,7 +6,6 @@ cycle holds the lock. Modules are imported per subcommand so that `--version` st
 
 import argparse
 import importlib
-import json
 import sys
 
 from guestagent import EXIT_LOCKED, EXIT_OK, EXIT_USAGE, __version__
@@ -135,6 +134,7 @@ def cmd_parse(args):
     except (IOError, OSError) as exc:
         sys.stderr.write("guestagent: cannot read {}: {}\n".format(args.file, exc.strerror or exc))
         return EXIT_USAGE
+    import json
     result = ios.parser(args.kind)(text)
     sys.stdout.write(json.dumps(result, indent=2, sort_keys=True, default=str) + "\n")
     return EXIT_OK
@@ -145,6 +145,7 @@ def cmd_check_config(args):
     if config is None:
         return EXIT_USAGE
     if args.show:
+        import json
         sys.stdout.write(json.dumps(config, indent=2, sort_keys=True, default=str) + "\n")
     else:
         sys.stdout.write("{}: ok ({} test point(s))\n".format(config.source, len(config.targets)))

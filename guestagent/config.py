@@ -69,7 +69,7 @@ def _probe_defaults_section():
     for kind in sorted(probes.PROBERS):
         fields[kind] = copy.copy(probes.options(kind))
         fields[kind].default = {}
-    fields["concurrency"] = Int(16, "test points probed at once", minimum=1, maximum=256)
+    fields["concurrency"] = Int(64, "test points probed at once", minimum=1, maximum=256)
     return Section(fields, default={})
 
 

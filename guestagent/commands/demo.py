@@ -6,12 +6,7 @@ and stops it (unless --keep).
 """
 
 import os
-import shutil
-import socket
-import subprocess
 import sys
-import tempfile
-import time
 
 HELP = "run one cycle of the embedded default against a local Pushgateway it starts"
 
@@ -24,12 +19,16 @@ def add_arguments(parser):
 
 
 def _free_port():
+    import socket
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
 
 
 def main(args):
+    import shutil
+    import subprocess
+    import tempfile
     from guestagent import EXIT_USAGE, config, cycle
     from guestagent.cli import summary
     binary = shutil.which("prometheus-pushgateway") or shutil.which("pushgateway")
@@ -73,6 +72,8 @@ def main(args):
 
 
 def _wait(port, timeout_s=10.0):
+    import socket
+    import time
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         try:
