@@ -1,7 +1,8 @@
 """`show cellular <slot> network`: the mobile network the modem is registered on.
 
-Keys: `service_status`, `service`, `roaming`, `selection_mode`, `operator` (`Network =`), `mcc`,
-`mnc`, `ps_state`, `registration` (EMM or CS/PS registration state), `emm_sub_state`, `tac`
+Keys: `service_status`, `service`, `roaming`, `selection_mode`, `operator` (`Network =`), `mcc`
+and `mnc` (text: leading zeros count), `ps_state`, `registration` (EMM or CS/PS registration
+state), `emm_sub_state`, `tac`
 (Tracking Area Code), `lac`, `cell_id` (decimal as printed), `mtu`, `system_time`.
 """
 
@@ -11,7 +12,7 @@ COMMAND = "show cellular {slot} network"
 
 SCHEMA = {
     "recognized": bool, "service_status": str, "service": str, "roaming": str,
-    "selection_mode": str, "operator": str, "mcc": int, "mnc": int, "ps_state": str,
+    "selection_mode": str, "operator": str, "mcc": str, "mnc": str, "ps_state": str,
     "registration": str, "emm_sub_state": str, "tac": int, "lac": int, "cell_id": int,
     "mtu": int, "system_time": str,
 }
@@ -23,8 +24,9 @@ _TABLE = {
     "roaming status": ("roaming", "text"),
     "network selection mode": ("selection_mode", "text"),
     "network": ("operator", "text"),
-    "mobile country code (mcc)": ("mcc", "int"),
-    "mobile network code (mnc)": ("mnc", "int"),
+    # Text: leading zeros are part of the code (MNC 01 and 001 differ).
+    "mobile country code (mcc)": ("mcc", "text"),
+    "mobile network code (mnc)": ("mnc", "text"),
     "packet switch domain(ps) state": ("ps_state", "text"),
     "packet switch domain (ps) state": ("ps_state", "text"),
     "registration state(emm)": ("registration", "text"),

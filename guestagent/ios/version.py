@@ -66,13 +66,15 @@ def parse(text):
                 result["serial"] = serial.split()[0]
             continue
         if line.startswith("System image file is"):
-            result["image"] = line.split("is", 1)[1].strip().strip('"')
+            result["image"] = line.partition(" is ")[2].strip().strip('"')
             continue
         if line.lower().startswith("last reload reason:"):
             result["last_reload_reason"] = line.split(":", 1)[1].strip()
             continue
         if line.startswith("Configuration register is"):
-            result["config_register"] = line.split("is", 1)[1].strip().split()[0]
+            value = line.partition(" is ")[2].split()
+            if value:
+                result["config_register"] = value[0]
             continue
         if line.startswith("ROM:"):
             result["rommon"] = line[4:].strip()
