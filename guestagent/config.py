@@ -88,6 +88,21 @@ def _target_section():
     }, extra=_prober_options())
 
 
+def _http_sink_fields(url_help):
+    return {
+        "url": Url(help=url_help),
+        "job": Str(None, "default: agent.job"),
+        "username": Str(None, "basic auth user"),
+        "password": Str(None, "basic auth password"),
+        "password_file": Path(None, "file holding the basic auth password"),
+        "bearer_token": Str(None, ""),
+        "bearer_token_file": Path(None, ""),
+        "ca_file": Path(None, "CA bundle for a private PKI"),
+        "verify_tls": Bool(True, ""),
+        "timeout_s": Num(5, "per request", above=0),
+    }
+
+
 def schema():
     fields = {
         "agent": Section({
@@ -120,18 +135,12 @@ def schema():
         "probes": _probe_defaults_section(),
         "targets": ListOf(_target_section(), [], "test points"),
         "sinks": Section({
-            "pushgateway": Section({
-                "url": Url(help="Pushgateway base URL"),
-                "job": Str(None, "default: agent.job"),
-                "username": Str(None, "basic auth user"),
-                "password": Str(None, "basic auth password"),
-                "password_file": Path(None, "file holding the basic auth password"),
-                "bearer_token": Str(None, ""),
-                "bearer_token_file": Path(None, ""),
-                "ca_file": Path(None, "CA bundle for a private PKI"),
-                "verify_tls": Bool(True, ""),
-                "timeout_s": Num(5, "", above=0),
-            }, default=None),
+            "pushgateway": Section(_http_sink_fields("Pushgateway base URL"), default=None),
+            "victoriametrics": Section(dict(
+                _http_sink_fields("VictoriaMetrics base URL (its import API takes timestamps)"),
+                max_reports=Int(500, "reports sent in one cycle at most (a backlog drains over "
+                                "several cycles)", minimum=1),
+                batch_reports=Int(50, "reports per HTTP request", minimum=1)), default=None),
         }, default={}),
     }
     for key, module in EXTENSION_SECTIONS.items():
@@ -214,12 +223,15 @@ def _check_together(config, problems):
         if target.via == "ios" and target.kind not in ("icmp",):
             problems.add(join(join("targets", i), "via"),
                          "expected guestshell: only icmp test points run via IOS")
-    push = config.sinks.pushgateway
-    if push:
-        if push.password and push.password_file:
-            problems.add("sinks.pushgateway.password_file", "give password or password_file, not both")
-        if (push.password or push.password_file) and not push.username:
-            problems.add("sinks.pushgateway.username", "missing; a password needs a username")
+    for name in ("pushgateway", "victoriametrics"):
+        sink = config.sinks[name]
+        if not sink:
+            continue
+        if sink.password and sink.password_file:
+            problems.add("sinks.{}.password_file".format(name),
+                         "give password or password_file, not both")
+        if (sink.password or sink.password_file) and not sink.username:
+            problems.add("sinks.{}.username".format(name), "missing; a password needs a username")
     if config.journal.dir is None:
         config.journal.dir = os.path.join(config.agent.state_dir, "journal")
 

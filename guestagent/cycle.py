@@ -145,8 +145,8 @@ class Cycle(object):
             "toward": toward, "address": sample.get("address"), "hops": sample.get("hops") or [],
             "first_hop": sample.get("first_hop"), "reached": bool(sample.get("reached")),
             "truncated": bool(sample.get("truncated")), "error": sample.get("error"),
+            "via": sample.get("via"),
         }
-        self.path_sample = sample
         if discovery.first_hop and sample.get("first_hop"):
             return Namespace(name=FIRST_HOP, host=sample["first_hop"], kind="icmp", role=FIRST_HOP,
                              group=None, via=discovery.via, vrf=discovery.vrf)
@@ -195,56 +195,9 @@ class Cycle(object):
                 self.report[name] = section
 
     def metrics(self):
-        from guestagent import collectors, probes
-        from guestagent.metrics import MetricSet
-        out = MetricSet()
-        agent = self.report["agent"]
-        out.info("guestagent_agent_info", "The agent and the router it runs on.", {
-            "version": agent["version"], "hostname": agent.get("hostname"),
-            "serial": agent.get("serial"), "platform": agent.get("platform"),
-            "ios_version": agent.get("ios_version"), "device": agent["device"]["kind"]})
-        for sample in self.report["probes"]:
-            out.gauge("guestagent_probe_success",
-                      "1 when the sample was taken and the test point answered.",
-                      1 if (not sample.get("error") and sample.get("reachable")) else 0,
-                      out.probe_labels(sample))
-            out.gauge("guestagent_probe_measurement_error",
-                      "1 when the agent could not take the sample (excluded from availability).",
-                      1 if sample.get("error") else 0, out.probe_labels(sample))
-            out.gauge("guestagent_probe_duration_seconds", "Time the probe took.",
-                      sample.get("duration_s"), out.probe_labels(sample))
-            if sample.get("resolve_s"):
-                out.gauge("guestagent_probe_resolve_seconds",
-                          "Name resolution time before the probe.", sample["resolve_s"],
-                          out.probe_labels(sample))
-            if not sample.get("error"):
-                probes.module(sample["kind"]).metrics(sample, out)
-        if getattr(self, "path_sample", None):
-            probes.module("traceroute").metrics(self.path_sample, out)
-        for name in sorted(collectors.COLLECTORS):
-            if self.report.get(name):
-                try:
-                    collectors.module(name).metrics(self.report[name], out)
-                except Exception as exc:
-                    self.error("metrics {}".format(name), exc)
-        for name, module_name in (("isolation", "guestagent.isolation"), ("sla", "guestagent.sla")):
-            if self.report.get(name):
-                try:
-                    __import__(module_name, fromlist=["metrics"]).metrics(self.report[name], out)
-                except Exception as exc:
-                    self.error("metrics {}".format(name), exc)
-        cycle = self.report["cycle"]
+        out = metrics_for(self.report)
         out.gauge("guestagent_cycle_duration_seconds", "Wall time of the last cycle.",
-                  time.time() - cycle["started_ts"])
-        out.gauge("guestagent_cycle_deadline_seconds", "Time budget of the last cycle.",
-                  cycle["deadline_s"])
-        out.gauge("guestagent_cycle_errors", "Errors recorded in the last cycle's report.",
-                  len(self.report["errors"]))
-        out.info("guestagent_cycle_info", "How the last cycle was started.",
-                 {"trigger": cycle["trigger"]})
-        out.gauge("guestagent_last_cycle_timestamp_seconds",
-                  "Unix time the last cycle started (a silent router shows as stale, not healthy).",
-                  cycle["started_ts"])
+                  time.time() - self.report["cycle"]["started_ts"])
         return out
 
     def write_journal(self):
@@ -279,6 +232,24 @@ class Cycle(object):
             self.say("pushed to {} ({} attempt(s))".format(pushgateway.redact(push_config.url),
                                                          outcome["attempts"]))
 
+    def sync_store(self):
+        """Send this report and any backlog, with timestamps, to VictoriaMetrics."""
+        sink_config = self.config.sinks.victoriametrics
+        if sink_config is None:
+            return
+        sinks = self.report.setdefault("sinks", {})
+        if self.dry_run:
+            sinks["victoriametrics"] = {"ok": False, "skipped": "dry run"}
+            return
+        from guestagent.sinks import victoriametrics
+        outcome = victoriametrics.sync(
+            sink_config, self.config.agent.state_dir, self.config.journal.dir, self.report,
+            sink_config.job or self.config.agent.job, self.report["agent"]["instance"],
+            self.deadline)
+        sinks["victoriametrics"] = outcome
+        if not outcome["ok"]:
+            self.error("victoriametrics", outcome.get("error", "import failed"))
+
     def run(self):
         """Run the cycle; returns (report, exit code)."""
         self.open_device()
@@ -289,9 +260,69 @@ class Cycle(object):
         self.report["cycle"]["deadline_hit"] = self.probe_deadline.expired()
         self.push(out)
         reports.finish(self.report)
+        self.sync_store()
         self.journal_path = self.write_journal()
         self.metric_set = out
         return self.report, (EXIT_CYCLE_ERRORS if self.report["errors"] else EXIT_OK)
+
+
+def metrics_for(report, timestamp=None):
+    """The metrics of a report: a pure function of it, so that a journal can be replayed."""
+    from guestagent import collectors, probes
+    from guestagent.metrics import MetricSet
+    out = MetricSet(timestamp=timestamp)
+    agent = report["agent"]
+    out.info("guestagent_agent_info", "The agent and the router it runs on.", {
+        "version": agent["version"], "hostname": agent.get("hostname"),
+        "serial": agent.get("serial"), "platform": agent.get("platform"),
+        "ios_version": agent.get("ios_version"), "device": agent["device"]["kind"]})
+    for sample in report["probes"]:
+        labels = out.probe_labels(sample)
+        out.gauge("guestagent_probe_success",
+                  "1 when the sample was taken and the test point answered.",
+                  1 if (not sample.get("error") and sample.get("reachable")) else 0, labels)
+        out.gauge("guestagent_probe_measurement_error",
+                  "1 when the agent could not take the sample (excluded from availability).",
+                  1 if sample.get("error") else 0, labels)
+        out.gauge("guestagent_probe_duration_seconds", "Time the probe took.",
+                  sample.get("duration_s"), labels)
+        if sample.get("resolve_s"):
+            out.gauge("guestagent_probe_resolve_seconds",
+                      "Name resolution time before the probe.", sample["resolve_s"], labels)
+        if not sample.get("error") and sample["kind"] in probes.PROBERS:
+            probes.module(sample["kind"]).metrics(sample, out)
+    path = report.get("path")
+    if path and not path.get("error"):
+        probes.module("traceroute").metrics(dict(path, target="path", role="path",
+                                                 kind="traceroute", via=path.get("via")), out)
+    for name in sorted(collectors.COLLECTORS):
+        if report.get(name):
+            _section_metrics(report, name, collectors.module(name), out)
+    for name, module_name in (("isolation", "guestagent.isolation"), ("sla", "guestagent.sla")):
+        if report.get(name):
+            _section_metrics(report, name, __import__(module_name, fromlist=["metrics"]), out)
+    cycle = report["cycle"]
+    if cycle.get("duration_s") is not None:
+        out.gauge("guestagent_cycle_duration_seconds", "Wall time of the last cycle.",
+                  cycle["duration_s"])
+    out.gauge("guestagent_cycle_deadline_seconds", "Time budget of the last cycle.",
+              cycle["deadline_s"])
+    out.gauge("guestagent_cycle_errors", "Errors recorded in the last cycle's report.",
+              len(report["errors"]))
+    out.info("guestagent_cycle_info", "How the last cycle was started.",
+             {"trigger": cycle["trigger"]})
+    out.gauge("guestagent_last_cycle_timestamp_seconds",
+              "Unix time the last cycle started (a silent router shows as stale, not healthy).",
+              cycle["started_ts"])
+    return out
+
+
+def _section_metrics(report, name, module, out):
+    try:
+        module.metrics(report[name], out)
+    except Exception as exc:  # one section's bug must not cost the others' metrics
+        reports.add_error(report, "metrics {}".format(name), "{}: {}".format(
+            type(exc).__name__, exc))
 
 
 def _isolation(config, report):

@@ -13,8 +13,10 @@ _LABEL = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
 
 
 class MetricSet(object):
-    def __init__(self, common_labels=None):
+    def __init__(self, common_labels=None, timestamp=None):
         self.common_labels = dict(common_labels or {})
+        # Set only for stores that accept timestamps (VictoriaMetrics); never for the Pushgateway.
+        self.timestamp = timestamp
         self.families = {}  # name -> [kind, help, {labels tuple: value}]
 
     def gauge(self, name, help, value, labels=None):
@@ -66,6 +68,7 @@ class MetricSet(object):
         from prometheus_client.core import CollectorRegistry, CounterMetricFamily, GaugeMetricFamily
 
         families = self.families
+        timestamp = self.timestamp
 
         class _Collector(object):
             def collect(self):
@@ -79,7 +82,8 @@ class MetricSet(object):
                         family = GaugeMetricFamily(name, help, labels=label_names)
                     for key, value in sorted(samples.items()):
                         values = dict(key)
-                        family.add_metric([values.get(n, "") for n in label_names], value)
+                        family.add_metric([values.get(n, "") for n in label_names], value,
+                                          timestamp=timestamp)
                     yield family
 
         registry = CollectorRegistry(auto_describe=False)

@@ -178,3 +178,56 @@ def testpoint_ns():
         pytest.skip("cannot create a network namespace here: {}".format(exc.stderr))
     yield ns
     ns.down()
+
+
+class VictoriaMetrics(object):
+    """Debian's victoria-metrics on a free loopback port, storage in the test's directory."""
+
+    def __init__(self, tmpdir):
+        self.binary = shutil.which("victoria-metrics")
+        if not self.binary:
+            pytest.skip("victoria-metrics is not installed (./install.sh --dev)")
+        self.storage = os.path.join(str(tmpdir), "vm-data")
+        self.port = free_port()
+        self.url = "http://127.0.0.1:{}".format(self.port)
+        self.log_path = os.path.join(str(tmpdir), "victoria-metrics.log")
+        self.proc = None
+
+    def start(self):
+        self.log = open(self.log_path, "a")
+        self.proc = subprocess.Popen(
+            [self.binary, "-httpListenAddr=127.0.0.1:{}".format(self.port),
+             "-storageDataPath=" + self.storage, "-retentionPeriod=100y"],
+            stdout=self.log, stderr=subprocess.STDOUT)
+        wait_for_port(self.port, proc=self.proc)
+        return self
+
+    def stop(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+            self.log.close()
+
+    def export(self, match):
+        """Every raw sample of the matching series: [(labels, [values], [timestamps ms])]."""
+        import json as _json
+        import requests
+        requests.get(self.url + "/internal/force_flush", timeout=10)
+        text = requests.get(self.url + "/api/v1/export", params={"match[]": match},
+                            timeout=10).text
+        out = []
+        for line in text.splitlines():
+            if line.strip():
+                row = _json.loads(line)
+                out.append((row["metric"], row["values"], row["timestamps"]))
+        return out
+
+
+@pytest.fixture
+def victoriametrics(tmp_path):
+    store = VictoriaMetrics(tmp_path).start()
+    yield store
+    store.stop()

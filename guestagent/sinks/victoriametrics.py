@@ -1,0 +1,122 @@
+"""Send every report's metrics, with its own timestamp, to VictoriaMetrics (`/api/v1/import/prometheus`).
+
+The Pushgateway keeps only the last push and rejects timestamps; a store that takes timestamps can
+hold every cycle, including those measured while the uplink was down. A cursor in the state
+(`victoriametrics.json`: the start time of the last report the store accepted) says where to
+resume: each cycle sends the journal's reports after the cursor, then its own, oldest first, in
+batches bounded by `max_reports` and by the deadline. What does not fit goes next cycle.
+"""
+
+import json
+import os
+import time
+
+CURSOR = "victoriametrics.json"
+
+
+def read_cursor(state_dir):
+    try:
+        with open(os.path.join(state_dir, CURSOR)) as f:
+            return json.load(f)
+    except (IOError, OSError, ValueError):
+        return {}
+
+
+def write_cursor(state_dir, cursor):
+    """Atomically: a power loss leaves the old cursor or the new one, never half of one."""
+    path = os.path.join(state_dir, CURSOR)
+    tmp = path + ".tmp"
+    with open(tmp, "w") as f:
+        json.dump(cursor, f, sort_keys=True)
+        f.flush()
+        os.fsync(f.fileno())
+    os.rename(tmp, path)
+
+
+def pending_reports(journal_dir, after_ts, current, limit):
+    """Journal reports started after `after_ts` plus the current one, oldest first, at most limit."""
+    from guestagent.sinks import journal
+    found = []
+    for report in journal.read(journal_dir):
+        ts = report.get("cycle", {}).get("started_ts")
+        if ts is not None and ts > after_ts and report["cycle"].get("id") != current["cycle"]["id"]:
+            found.append(report)
+    found.sort(key=lambda r: r["cycle"]["started_ts"])
+    found.append(current)
+    return found[:limit]
+
+
+def render(reports):
+    from guestagent.cycle import metrics_for
+    chunks = []
+    for report in reports:
+        metric_set = metrics_for(report, timestamp=report["cycle"]["started_ts"])
+        chunks.append(metric_set.render())
+    return b"".join(chunks)
+
+
+def send(sink_config, body, job, instance, timeout_s):
+    import requests
+    auth = None
+    headers = {"Content-Type": "text/plain; version=0.0.4"}
+    if sink_config.username:
+        from guestagent.sinks.pushgateway import _read_secret
+        auth = (sink_config.username,
+                _read_secret(sink_config.password, sink_config.password_file) or "")
+    else:
+        from guestagent.sinks.pushgateway import _read_secret
+        token = _read_secret(sink_config.bearer_token, sink_config.bearer_token_file)
+        if token:
+            headers["Authorization"] = "Bearer " + token
+    verify = sink_config.ca_file or sink_config.verify_tls
+    url = sink_config.url.rstrip("/") + "/api/v1/import/prometheus"
+    response = requests.post(url, data=body, headers=headers, auth=auth, verify=verify,
+                             timeout=timeout_s,
+                             params=[("extra_label", "job=" + job),
+                                     ("extra_label", "instance=" + instance)])
+    if response.status_code >= 300:
+        raise IOError("HTTP {} from VictoriaMetrics: {}".format(response.status_code,
+                                                              response.text.strip()[:300]))
+
+
+def sync(sink_config, state_dir, journal_dir, current, job, instance, deadline):
+    """Send what the store has not accepted yet; returns the outcome for report.sinks."""
+    from guestagent.sinks.pushgateway import redact
+    started = time.monotonic()
+    cursor = read_cursor(state_dir)
+    if "last_started_ts" not in cursor:
+        # First use: start from this cycle, and remember that, so a first send that fails is
+        # retried next cycle instead of forgotten.
+        cursor = {"last_started_ts": current["cycle"]["started_ts"] - 1e-6, "last_id": None}
+        write_cursor(state_dir, cursor)
+    outcome = {"ok": False, "attempts": 0}
+    try:
+        reports = pending_reports(journal_dir, cursor.get("last_started_ts"), current,
+                                  sink_config.max_reports)
+    except (IOError, OSError) as exc:
+        reports = [current]
+        outcome["journal_error"] = str(exc)
+    sent = 0
+    error = None
+    for start in range(0, len(reports), sink_config.batch_reports):
+        timeout_s = min(sink_config.timeout_s, deadline.remaining())
+        if timeout_s < 0.2:
+            error = error or "no time left in the cycle's deadline; the rest goes next cycle"
+            break
+        batch = reports[start:start + sink_config.batch_reports]
+        outcome["attempts"] += 1
+        try:
+            send(sink_config, render(batch), job, instance, timeout_s)
+        except Exception as exc:
+            error = "{}: {}".format(type(exc).__name__, exc)
+            break
+        sent += len(batch)
+        cursor = {"last_started_ts": batch[-1]["cycle"]["started_ts"],
+                  "last_id": batch[-1]["cycle"]["id"], "accepted_at": time.time()}
+        write_cursor(state_dir, cursor)
+    outcome["ok"] = error is None
+    outcome["sent_reports"] = sent
+    if error:
+        outcome["error"] = redact(error)
+    outcome["duration_s"] = round(time.monotonic() - started, 6)
+    return outcome

@@ -1,0 +1,54 @@
+"""Nothing measured while the uplink was down is lost: reports journaled while the store was
+unreachable reach VictoriaMetrics later, each with its own timestamp."""
+
+from guestagent.sinks import journal
+from tests.conftest import run_agent, write_config
+
+CONFIG = """
+agent: {{state_dir: {state}, instance: van-17}}
+device: {{kind: simulated}}
+path_discovery: {{enabled: false}}
+probes: {{icmp: {{count: 2, interval_s: 0.2, timeout_s: 1.0}}}}
+targets: [{{name: loopback, host: 127.0.0.1, role: isp-edge}}]
+sinks:
+  victoriametrics: {{url: "{url}", timeout_s: 3, batch_reports: 2}}
+"""
+
+
+def test_backlog_from_an_outage_arrives_with_original_timestamps(tmp_path, victoriametrics):
+    config = write_config(tmp_path, CONFIG.format(state=tmp_path / "state",
+                                                  url=victoriametrics.url))
+
+    def cycle():
+        return run_agent(["run", "--config", config, "--trigger", "timer"])
+
+    assert cycle().returncode == 0
+    victoriametrics.stop()  # the uplink goes down
+    for _ in range(2):
+        proc = cycle()
+        assert proc.returncode == 1 and "victoriametrics" in proc.stdout
+    victoriametrics.start()  # and comes back
+    assert cycle().returncode == 0
+
+    journaled = list(journal.read(str(tmp_path / "state" / "journal")))
+    assert len(journaled) == 4
+    assert [r["sinks"]["victoriametrics"]["ok"] for r in journaled] == [True, False, False, True]
+    assert journaled[-1]["sinks"]["victoriametrics"]["sent_reports"] == 3  # two late + its own
+
+    [(labels, values, stamps)] = victoriametrics.export(
+        'guestagent_last_cycle_timestamp_seconds{instance="van-17"}')
+    assert labels["job"] == "guestagent"
+    expected = [int(r["cycle"]["started_ts"] * 1000) for r in journaled]
+    assert stamps == expected
+    assert [int(v * 1000) for v in values] == expected
+
+    series = victoriametrics.export('guestagent_icmp_loss_ratio{target="loopback"}')
+    assert len(series) == 1 and len(series[0][2]) == 4
+
+
+def test_dry_run_sends_nothing(tmp_path, victoriametrics):
+    config = write_config(tmp_path, CONFIG.format(state=tmp_path / "state",
+                                                  url=victoriametrics.url))
+    proc = run_agent(["run", "--config", config, "--dry-run"])
+    assert proc.returncode == 0, proc.stdout
+    assert victoriametrics.export('{__name__=~"guestagent_.*"}') == []
