@@ -14,7 +14,7 @@ def add_arguments(parser):
                         help="journal directory to rebuild from (default: the config's)")
 
 
-def rebuild(path, journal_dir, sla_config, interval_s, out=sys.stdout):
+def rebuild(path, journal_dir, sla_config, interval_s):
     """Replay every journal report through the cycle's own code into a new file, then swap it in.
 
     The old state stays in place until the new one is complete. Returns (reports, skipped)."""
@@ -88,8 +88,9 @@ def _fsync(path):
         os.close(fd)
 
 
-def show(path, out=sys.stdout):
+def show(path, out=None):
     import time
+    out = out or sys.stdout
     from guestagent.sla import store as stores
     store = stores.Store(path)
     try:

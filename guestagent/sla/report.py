@@ -192,7 +192,8 @@ def rows(data):
 
 def table(data, source):
     """The report on 80 columns: availability/outages, then performance, then the outage list."""
-    lines = ["SLA report {} .. {}  ({})".format(data["from"], data["to"], source)]
+    lines = ["SLA report {} .. {}".format(data["from"], data["to"]),
+             "from " + (source if len(source) <= 75 else "..." + source[-72:])]
     if data["missing"]:
         lines.append("no samples for: " + ", ".join(data["missing"]))
     entries = rows(data)
