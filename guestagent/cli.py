@@ -107,12 +107,47 @@ def summary(report):
     from guestagent.cycle import describe_sample
     for sample in report["probes"]:
         lines.append("  " + describe_sample(sample))
+    lines.extend("  " + line for line in _section_lines(report))
     for name, outcome in sorted((report.get("sinks") or {}).items()):
         state = "ok" if outcome.get("ok") else (outcome.get("skipped") or outcome.get("error"))
         lines.append("  sink {}: {}".format(name, state))
     for error in report["errors"]:
         lines.append("  error: {}: {}".format(error["where"], error["message"]))
     return "\n".join(lines)
+
+
+def _section_lines(report):
+    """One line per router section and the SLA verdicts, for the person who ran the cycle."""
+    lines = []
+    path = report.get("path") or {}
+    if path.get("hops"):
+        lines.append("path toward {}: {} hop(s), first hop {}".format(
+            path["toward"], len(path["hops"]), path.get("first_hop") or "-"))
+    ipsla = report.get("ipsla") or []
+    if ipsla:
+        codes = ", ".join("{} {}".format(op.get("id"), op.get("return_code") or "?")
+                          for op in ipsla[:6])
+        lines.append("ip sla: {} operation(s): {}".format(len(ipsla), codes))
+    location = report.get("location") or {}
+    if location.get("source") not in (None, "none"):
+        lines.append("location ({}): {:.5f}, {:.5f}{}".format(
+            location["source"], location.get("latitude") or 0.0, location.get("longitude") or 0.0,
+            ", fix " + str(location["fix"]) if location.get("fix") else ""))
+    elif location:
+        lines.append("location: none ({})".format(location.get("reason") or "no fix"))
+    for radio in report.get("cellular") or []:
+        lines.append("cellular {}: {} {} rsrp {} dBm, sinr/snr {} dB".format(
+            radio.get("slot"), radio.get("technology") or "?", radio.get("operator") or "",
+            radio.get("rsrp_dbm"), radio.get("snr_db")))
+    targets = (report.get("sla") or {}).get("targets") or {}
+    outages = [name for name, t in sorted(targets.items()) if t.get("in_outage")]
+    if targets:
+        lines.append("sla: {} test point(s), in outage: {}".format(
+            len(targets), ", ".join(outages) or "none"))
+    verdict = (report.get("isolation") or {}).get("verdict")
+    if verdict:
+        lines.append("fault domain: " + verdict)
+    return lines
 
 
 def cmd_parse(args):

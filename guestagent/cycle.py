@@ -18,6 +18,8 @@ from guestagent.schema import Namespace
 
 # Time kept back at the end of the deadline for the journal and the push.
 SINK_RESERVE_S = 2.0
+# ... of which the journal, written last, keeps this much.
+JOURNAL_RESERVE_S = 0.3
 FIRST_HOP = "first-hop"
 
 
@@ -224,7 +226,7 @@ class Cycle(object):
         from guestagent.sinks import pushgateway
         job = push_config.job or self.config.agent.job
         outcome = pushgateway.push(out, push_config, job, self.report["agent"]["instance"],
-                                   self.deadline)
+                                   self.deadline.shortened(JOURNAL_RESERVE_S))
         sinks["pushgateway"] = outcome
         if not outcome["ok"]:
             self.error("pushgateway", outcome.get("error", "push failed"))
@@ -245,7 +247,7 @@ class Cycle(object):
         outcome = victoriametrics.sync(
             sink_config, self.config.agent.state_dir, self.config.journal.dir, self.report,
             sink_config.job or self.config.agent.job, self.report["agent"]["instance"],
-            self.deadline)
+            self.deadline.shortened(JOURNAL_RESERVE_S))
         sinks["victoriametrics"] = outcome
         if not outcome["ok"]:
             self.error("victoriametrics", outcome.get("error", "import failed"))

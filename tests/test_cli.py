@@ -1,0 +1,75 @@
+"""The command line as a technician or EEM uses it."""
+
+import json
+import os
+
+from guestagent import __version__
+from tests.conftest import ROOT, fixture_path, run_agent, write_config
+
+
+def test_version():
+    proc = run_agent(["--version"])
+    assert proc.returncode == 0 and proc.stdout.strip() == "guestagent " + __version__
+
+
+def test_parse_list_names_every_kind():
+    proc = run_agent(["parse", "--list"])
+    assert proc.returncode == 0
+    kinds = [line.split()[0] for line in proc.stdout.splitlines()]
+    assert {"linux-ping", "linux-traceroute"} <= set(kinds)
+
+
+def test_parse_a_file_and_stdin():
+    path = fixture_path("linux_traceroute", "netns-lab__1.txt")
+    from_file = run_agent(["parse", "linux-traceroute", path])
+    assert from_file.returncode == 0
+    result = json.loads(from_file.stdout)
+    assert [h["address"] for h in result["hops"]] == ["198.18.1.1", "198.18.2.2"]
+    import subprocess
+    import sys
+    with open(fixture_path("linux_ping", "pingparsing__10.txt")) as f:
+        proc = subprocess.run([sys.executable, "-m", "guestagent", "parse", "linux-ping"],
+                              stdin=f, stdout=subprocess.PIPE, cwd=ROOT,
+                              env=dict(os.environ, PYTHONPATH=ROOT))
+    assert json.loads(proc.stdout.decode())["received"] == 9
+
+
+def test_parse_unknown_kind_and_missing_file_are_usage_errors():
+    proc = run_agent(["parse", "show-nonsense", "x.txt"])
+    assert proc.returncode == 2 and "parse --list" in proc.stderr
+    proc = run_agent(["parse", "linux-ping", "/nonexistent/file.txt"])
+    assert proc.returncode == 2 and "cannot read" in proc.stderr
+
+
+def test_check_config(tmp_path):
+    good = write_config(tmp_path, "targets: [{host: 192.0.2.1}]\n")
+    proc = run_agent(["check-config", "--config", good])
+    assert proc.returncode == 0 and "ok (1 test point(s))" in proc.stdout
+    shown = json.loads(run_agent(["check-config", "--config", good, "--show"]).stdout)
+    assert shown["probes"]["icmp"]["count"] == 10
+    (tmp_path / "bad.yaml").write_text("targets: [{host: 192.0.2.1, cuont: 3}]\n")
+    proc = run_agent(["check-config", "--config", str(tmp_path / "bad.yaml")])
+    assert proc.returncode == 2
+    assert "bad.yaml:1: targets[0].cuont: unknown key" in proc.stderr
+
+
+def test_usage_errors_exit_2():
+    assert run_agent(["run", "--trigger", "sometimes"]).returncode == 2
+    assert run_agent(["run", "--deadline", "-1"]).returncode == 2
+    assert run_agent([]).returncode == 2
+
+
+def test_run_from_root_directory_without_a_tty(tmp_path):
+    """EEM starts the agent from `/`, with no terminal and a bare environment."""
+    import subprocess
+    import sys
+    config = write_config(tmp_path, "agent: {{state_dir: {}}}\ndevice: {{kind: simulated}}\n"
+                          "path_discovery: {{enabled: false}}\n"
+                          "probes: {{icmp: {{count: 2, interval_s: 0.2}}}}\n"
+                          "targets: [{{host: 127.0.0.1}}]\n".format(tmp_path / "s"))
+    proc = subprocess.run([sys.executable, "-m", "guestagent", "run", "--trigger", "timer",
+                           "--config", config], cwd="/", stdin=subprocess.DEVNULL,
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                          env={"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "PYTHONPATH": ROOT})
+    assert proc.returncode in (0, 1), proc.stderr.decode()
+    assert b"127.0.0.1" in proc.stdout and b"loss  0.0%" in proc.stdout
