@@ -18,6 +18,7 @@ EMBEDDED_DEFAULT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "def
 # Imported at load so that their keys are validated like the rest.
 EXTENSION_SECTIONS = {}
 EXTENSION_SECTIONS["sla"] = "guestagent.sla.config"
+EXTENSION_SECTIONS["router"] = "guestagent.collectors.config"
 
 
 class ConfigError(Exception):

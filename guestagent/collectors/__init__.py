@@ -6,7 +6,11 @@ holds `data` under the key it is registered with.
 
 import importlib
 
-COLLECTORS = {}
+COLLECTORS = {
+    "ipsla": "guestagent.collectors.ipsla",
+    "location": "guestagent.collectors.location",
+    "cellular": "guestagent.collectors.cellular",
+}
 
 
 def module(name):

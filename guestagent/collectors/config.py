@@ -1,0 +1,47 @@
+"""The `router:` section: what the collectors read from the router and the static location.
+
+```yaml
+router:
+  ipsla: {enabled: true, details: false, operations: [10, 20]}
+  cellular: {enabled: true, slots: ["0/1/0"]}
+  gps: {enabled: true, slot: "0/1/0"}
+  location: {latitude: 44.3957, longitude: 8.9367, altitude_m: 57}   # fixed sites
+```
+"""
+
+from guestagent.schema import Bool, Int, ListOf, Num, Section, Str
+
+SLOT_PATTERN = r"^\d+/\d+/\d+$"
+
+SCHEMA = Section({
+    "ipsla": Section({
+        "enabled": Bool(True, "read `show ip sla statistics` every cycle"),
+        "details": Bool(False, "read `show ip sla statistics details` (positive/negative "
+                               "jitter, entry state); falls back to the plain command"),
+        "configuration": Bool(True, "read `show ip sla configuration` for each operation's "
+                                    "type, target, VRF, tag and codec"),
+        "tracks": Bool(True, "read `show track` for the tracks that follow an operation"),
+        "operations": ListOf(Int(None, minimum=1), None, "only these operation ids; "
+                             "default: all", single_ok=True),
+    }, default={}),
+    "cellular": Section({
+        "enabled": Bool(True, "read radio quality and modem state of each slot"),
+        "slots": ListOf(Str(pattern=SLOT_PATTERN), ["0/1/0"],
+                        "cellular slots (IR1101: 0/1/0, a second module 0/3/0)",
+                        single_ok=True),
+    }, default={}),
+    "gps": Section({
+        "enabled": Bool(True, "read `show cellular <slot> gps`"),
+        "slot": Str("0/1/0", "the cellular slot whose modem has the GNSS receiver",
+                    pattern=SLOT_PATTERN),
+        "max_age_s": Num(None, "a fix older than this (by its GPS timestamp) is not used; "
+                               "default: no limit", above=0),
+    }, default={}),
+    "location": Section({
+        "latitude": Num(None, "static latitude, decimal degrees (fixed sites, or no fix)",
+                        minimum=-90, maximum=90),
+        "longitude": Num(None, "static longitude, decimal degrees", minimum=-180, maximum=180),
+        "altitude_m": Num(None, "static altitude above sea level, metres"),
+        "name": Str(None, "site name, a label on the location info metric"),
+    }, default={}),
+}, default={})
