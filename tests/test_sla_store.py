@@ -144,7 +144,7 @@ def test_clock_step_backwards_adds_no_negative_time(tmp_path):
 
 
 def test_baseline_learning_then_verdicts_and_fa_today(tmp_path):
-    config = make_config(tmp_path, "baseline_min_samples: 4")
+    config = make_config(tmp_path, "baseline_min_samples: 4\nbaseline_refresh_s: 0")
     medians = [10.0, 11.0, 12.0, 10.0, 11.0, 30.0, 11.0]
     sections = []
     for i, median in enumerate(medians):
@@ -162,6 +162,21 @@ def test_baseline_learning_then_verdicts_and_fa_today(tmp_path):
     assert out.value("guestagent_sla_within_baseline", **labels) == 0.0
     assert out.value("guestagent_sla_baseline_seconds", **labels) == pytest.approx(0.011)
     assert out.value("guestagent_sla_baseline_spread_seconds", **labels) == pytest.approx(0.0011)
+
+
+def test_baseline_kept_between_cycles_and_computed_again_when_due(tmp_path):
+    config = make_config(tmp_path, "baseline_min_samples: 4\nbaseline_refresh_s: 900")
+    medians = [10.0, 11.0, 12.0, 10.0, 11.0, 30.0, 11.0, 11.0]
+    sections = []
+    for i, median in enumerate(medians):
+        ts = T0 + i * INTERVAL
+        sections.append(sla.update(config, report(ts, [icmp("edge", ts, median=median)])))
+    rtt = [s["targets"]["edge"]["baseline"]["rtt_ms"] for s in sections]
+    # learning ends at the 5th sample (window 10, 11, 12, 10: B 10.5); that baseline serves
+    # the next two cycles (< 900 s later), then the window is read again at the 8th.
+    assert [b["n"] for b in rtt] == [0, 1, 2, 3, 4, 4, 4, 7]
+    assert rtt[5]["B"] == 10.5 and rtt[5]["within"] is False
+    assert rtt[7]["B"] == 11.0 and rtt[7]["within"] is True
 
 
 def test_dns_counters_and_metrics(tmp_path):
@@ -234,9 +249,29 @@ def test_retention_and_bound_on_samples(tmp_path):
 
 def test_schema_version_and_tables(tmp_path):
     store = stores.Store(str(tmp_path / "sla.sqlite3"))
-    assert store.db.execute("SELECT version FROM schema_version").fetchall() == [(1,)]
+    assert store.db.execute("SELECT version FROM schema_version").fetchall() == [(2,)]
     assert store.db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     assert store.db.execute("PRAGMA synchronous").fetchone()[0] == 2  # FULL
+    store.close()
+
+
+def test_migration_from_version_1_keeps_the_data(tmp_path):
+    path = str(tmp_path / "sla.sqlite3")
+    db = sqlite3.connect(path)
+    db.executescript(stores.MIGRATIONS[0])
+    db.execute("CREATE TABLE schema_version (version INTEGER NOT NULL)")
+    db.execute("INSERT INTO schema_version VALUES (1)")
+    db.execute("INSERT INTO points (name, kind, role) VALUES ('edge', 'icmp', 'isp-edge')")
+    db.execute("INSERT INTO counters VALUES (1, 'packets_sent', 70)")
+    db.commit()
+    db.close()
+    config = make_config(tmp_path)
+    section = sla.update(config, report(T0, [icmp("edge", T0)]))
+    assert section["error"] is None
+    assert section["targets"]["edge"]["counters"]["packets_sent"] == 80.0
+    store = stores.Store(path)
+    assert store.version == 2
+    assert set(store._point_row("edge")["baselines"]) == {"delay_ms", "loss_ratio", "jitter_ms"}
     store.close()
 
 

@@ -54,9 +54,9 @@ def apply_report(store, sla_config, interval_s, report, now_ts=None):
             else:
                 store.add_counter(pid, "packets_sent", record["sent"] or 0)
                 store.add_counter(pid, "packets_received", record["received"] or 0)
-        baselines = {}
+        baselines = point["baselines"] or {}
         if not record["error"]:
-            baselines = _verdicts(store, pid, record, cfg)
+            baselines = _verdicts(store, pid, record, cfg, baselines)
         store.insert_sample(pid, record)
         state = point["outage_state"] or engine.new_outage_state()
         if not record["error"]:
@@ -69,7 +69,8 @@ def apply_report(store, sla_config, interval_s, report, now_ts=None):
                     store.add_counter(pid, "outages", 1)
                 else:
                     store.close_outage(pid, event[1], event[2])
-        store.save_point(pid, record["ts"], record["error"], record["available"], state)
+        store.save_point(pid, record["ts"], record["error"], record["available"], state,
+                         baselines)
         store.prune(pid, now_ts - sla_config["retention_days"] * 86400.0,
                     sla_config_module.max_samples(sla_config, interval_s))
         points[record["target"]] = {"point": point, "record": record, "cfg": cfg,
@@ -78,17 +79,29 @@ def apply_report(store, sla_config, interval_s, report, now_ts=None):
     return points
 
 
-def _verdicts(store, pid, record, cfg):
-    """Baselines of the trailing window before this sample, and the sample's verdicts."""
-    window_s = cfg["baseline_window_days"] * 86400.0
-    rows = store.window_values(pid, record["ts"] - window_s, record["ts"])
-    out = {}
-    for index, column in enumerate(engine.COLUMNS):
+def _verdicts(store, pid, record, cfg, kept):
+    """The sample's verdicts against the baselines of the trailing window before it; the
+    window is read again only when a kept baseline is due (engine.needs_refresh): reading and
+    sorting 14 days of samples every cycle is most of a cycle's time on the router."""
+    columns = [column for _, column in engine.metrics_of(record["kind"])]
+    out = dict((c, kept.get(c)) for c in columns)
+    due = [c for c in columns
+           if engine.needs_refresh(kept.get(c), record["ts"], cfg["baseline_refresh_s"])]
+    if due:
+        window_s = cfg["baseline_window_days"] * 86400.0
+        rows = store.window_values(pid, record["ts"] - window_s, record["ts"])
+        for column in due:
+            index = engine.COLUMNS.index(column)
+            th = engine.Thresholds(column, cfg)
+            base = engine.baseline([row[index] for row in rows], th.floor_abs, th.floor_rel,
+                                   th.min_samples)
+            if base is not None:
+                base["computed_ts"] = record["ts"]
+            out[column] = base
+    for column in columns:
         th = engine.Thresholds(column, cfg)
-        values = [row[index] for row in rows if row[index] is not None]
-        base = engine.baseline(values, th.floor_abs, th.floor_rel, th.min_samples)
-        record["within"][column] = engine.within(record["values"][column], base, th.threshold_t)
-        out[column] = base
+        record["within"][column] = engine.within(record["values"][column], out[column],
+                                                 th.threshold_t)
     return out
 
 

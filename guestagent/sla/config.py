@@ -14,7 +14,8 @@ from guestagent.schema import Field, Int, ListOf, Namespace, Num, Section, Str, 
 
 # Keys a test point may override; the defaults live in SCHEMA below.
 THRESHOLD_KEYS = ("loss_max", "rtt_max_ms", "outage_min_s", "restore_min_s",
-                  "baseline_window_days", "baseline_min_samples", "threshold_t",
+                  "baseline_window_days", "baseline_min_samples", "baseline_refresh_s",
+                  "threshold_t",
                   "spread_floor_abs_ms", "spread_floor_abs_ratio", "spread_floor_rel")
 
 
@@ -33,6 +34,8 @@ def _thresholds(optional):
         "baseline_window_days": Num(d(14), "trailing window of the baselines", above=0),
         "baseline_min_samples": Int(None, "valid samples before verdicts are given "
                                     "(default: 2 days' worth at agent.interval_s)", minimum=1),
+        "baseline_refresh_s": Num(d(3600), "a baseline is computed again when this old (0: at "
+                                  "every sample)", minimum=0),
         "threshold_t": Num(d(3), "within baseline when |V - B| / S <= T", above=0),
         "spread_floor_abs_ms": Num(d(1), "smallest spread S of a time metric (ms)", minimum=0),
         "spread_floor_abs_ratio": Num(d(0.01), "smallest spread S of a loss ratio", minimum=0),

@@ -268,6 +268,16 @@ def _inside(ts, start_ts, end_ts):
     return (start_ts is None or ts >= start_ts) and (end_ts is None or ts < end_ts)
 
 
+def needs_refresh(cached, ts, refresh_s):
+    """Whether a kept baseline must be computed again for a sample at ts: none yet, still
+    learning (so that learning ends at exactly baseline_min_samples), older than refresh_s, or
+    computed after ts (the clock stepped back)."""
+    if not cached or cached.get("learning", True):
+        return True
+    computed = cached.get("computed_ts")
+    return computed is None or ts - computed >= refresh_s or ts < computed
+
+
 class Thresholds(object):
     """The baseline parameters for one column, from an effective per-test-point config."""
 
@@ -278,14 +288,17 @@ class Thresholds(object):
         self.min_samples = cfg["baseline_min_samples"]
         self.threshold_t = cfg["threshold_t"]
         self.window_s = cfg["baseline_window_days"] * 86400.0
+        self.refresh_s = cfg.get("baseline_refresh_s") or 0.0
 
 
 def verdicts(records, cfg):
-    """Give records of one test point their verdicts, each against the trailing window of the
-    valid samples before it (sliding sorted windows: fast enough for a journal's worth)."""
+    """Give records of one test point their verdicts, each against the baseline of the trailing
+    window of valid samples before it, recomputed as the cycles do (`needs_refresh`); sliding
+    sorted windows keep it fast enough for a journal's worth."""
     columns = [column for _, column in metrics_of(records[0]["kind"])] if records else []
     windows = dict((c, ([], [])) for c in columns)  # column -> (sorted values, fifo of (ts, v))
     thresholds = dict((c, Thresholds(c, cfg)) for c in columns)
+    kept = {}
     for record in records:
         record["within"] = {}
         if record["error"]:
@@ -296,9 +309,12 @@ def verdicts(records, cfg):
             while fifo and fifo[0][0] < record["ts"] - th.window_s:
                 _, old = fifo.pop(0)
                 del ordered[bisect.bisect_left(ordered, old)]
-            base = baseline(ordered, th.floor_abs, th.floor_rel, th.min_samples) \
-                if ordered else None
-            record["within"][column] = within(record["values"][column], base, th.threshold_t)
+            if needs_refresh(kept.get(column), record["ts"], th.refresh_s):
+                kept[column] = baseline(ordered, th.floor_abs, th.floor_rel, th.min_samples)
+                if kept[column] is not None:
+                    kept[column]["computed_ts"] = record["ts"]
+            record["within"][column] = within(record["values"][column], kept[column],
+                                              th.threshold_t)
             value = record["values"][column]
             if value is not None:
                 bisect.insort(ordered, value)

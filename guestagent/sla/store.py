@@ -14,7 +14,7 @@ import sqlite3
 import time
 
 FILENAME = "sla.sqlite3"
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 # Each migration brings the schema from version i to i + 1 (index i).
 MIGRATIONS = [
@@ -61,6 +61,10 @@ MIGRATIONS = [
         PRIMARY KEY (point_id, name)
     ) WITHOUT ROWID;
     CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT) WITHOUT ROWID;
+    """,
+    # 2: baselines kept between cycles (recomputed every baseline_refresh_s, not every sample)
+    """
+    ALTER TABLE points ADD COLUMN baselines TEXT NOT NULL DEFAULT '{}';
     """,
 ]
 
@@ -199,13 +203,14 @@ class Store(object):
     def _point_row(self, name):
         cursor = self.db.execute(
             "SELECT id, name, kind, role, groups, last_ts, last_error, last_available, "
-            "outage_state, sample_count FROM points WHERE name = ?", (name,))
+            "outage_state, sample_count, baselines FROM points WHERE name = ?", (name,))
         row = cursor.fetchone()
         if row is None:
             return None
         out = dict(zip([d[0] for d in cursor.description], row))
         out["groups"] = json.loads(out["groups"])
         out["outage_state"] = json.loads(out["outage_state"] or "{}")
+        out["baselines"] = json.loads(out["baselines"] or "{}")
         return out
 
     def points(self):
@@ -213,11 +218,12 @@ class Store(object):
         return [{"id": r[0], "name": r[1], "kind": r[2], "role": r[3], "groups": json.loads(r[4])}
                 for r in cursor]
 
-    def save_point(self, point_id, last_ts, last_error, last_available, outage_state):
+    def save_point(self, point_id, last_ts, last_error, last_available, outage_state,
+                   baselines):
         self.db.execute("UPDATE points SET last_ts = ?, last_error = ?, last_available = ?, "
-                        "outage_state = ? WHERE id = ?",
+                        "outage_state = ?, baselines = ? WHERE id = ?",
                         (last_ts, int(last_error), _int(last_available), json.dumps(outage_state),
-                         point_id))
+                         json.dumps(baselines, sort_keys=True), point_id))
 
     # -- samples ---------------------------------------------------------------------------------
     def insert_sample(self, point_id, record):
