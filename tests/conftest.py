@@ -211,19 +211,27 @@ class VictoriaMetrics(object):
                 self.proc.kill()
             self.log.close()
 
-    def export(self, match):
-        """Every raw sample of the matching series: [(labels, [values], [timestamps ms])]."""
+    def export(self, match, expect_points=0, wait_s=10.0):
+        """Every raw sample of the matching series: [(labels, [values], [timestamps ms])].
+
+        Samples become searchable shortly after import: with `expect_points`, ask again until
+        that many are there or `wait_s` has passed.
+        """
         import json as _json
         import requests
-        requests.get(self.url + "/internal/force_flush", timeout=10)
-        text = requests.get(self.url + "/api/v1/export", params={"match[]": match},
-                            timeout=10).text
-        out = []
-        for line in text.splitlines():
-            if line.strip():
-                row = _json.loads(line)
-                out.append((row["metric"], row["values"], row["timestamps"]))
-        return out
+        deadline = time.monotonic() + wait_s
+        while True:
+            requests.get(self.url + "/internal/force_flush", timeout=10)
+            text = requests.get(self.url + "/api/v1/export", params={"match[]": match},
+                                timeout=10).text
+            out = []
+            for line in text.splitlines():
+                if line.strip():
+                    row = _json.loads(line)
+                    out.append((row["metric"], row["values"], row["timestamps"]))
+            if sum(len(row[2]) for row in out) >= expect_points or time.monotonic() > deadline:
+                return out
+            time.sleep(0.2)
 
 
 @pytest.fixture
