@@ -385,3 +385,21 @@ def test_config_problems_name_the_key(tmp_path):
     assert "sla.loss_max: expected a number >= 0 and <= 1" in text
     assert "sla.threshold: unknown key" in text
     assert "sla.groups.g.mode: expected one of 'all', 'any'" in text
+
+
+def test_every_sla_metric_name_is_documented(tmp_path):
+    import re
+    config = make_config(tmp_path, "baseline_min_samples: 2")
+    for i in range(4):
+        ts = T0 + i * INTERVAL
+        section = sla.update(config, report(ts, [icmp("edge", ts, received=0 if i == 2 else 10),
+                                                 dns("resolver", ts)]))
+    out = MetricSet()
+    sla.metrics(section, out)
+    docs = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "docs",
+                        "metric-names.md")
+    with open(docs) as f:
+        documented = set(re.findall(r"`(guestagent_[a-z0-9_]+)`", f.read()))
+    emitted = set(out.names())
+    assert len(emitted) == 23
+    assert emitted <= documented, sorted(emitted - documented)

@@ -84,7 +84,7 @@ def add(section, out):
                 continue
             out.counter(metric_name, help_text, counters[key], labels)
     for name, group in sorted((section.get("groups") or {}).items()):
-        labels = {"group": name, "mode": group.get("mode")}
+        labels = {"group": name}
         out.gauge("guestagent_sla_group_available",
                   "1 when the group is available now (all members, or any with mode any).",
                   _flag(group.get("available")), labels)
