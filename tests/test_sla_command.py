@@ -212,3 +212,37 @@ def test_the_next_cycle_continues_a_rebuilt_state(setup, capsys):
     assert section["error"] is None
     assert section["targets"]["edge"]["counters"]["packets_sent"] == 2880.0
     assert section["outages_closed"] == []
+
+
+def test_journal_verdicts_equal_the_cycles_verdicts(tmp_path):
+    """The journal path judges each sample as the cycles did (same window, same kept baseline)."""
+    import random
+    from guestagent.sla import report as sla_report
+    rng = random.Random(5)
+    path = tmp_path / "config.yaml"
+    path.write_text("agent: {state_dir: %s, interval_s: %d}\n"
+                    "sla: {baseline_min_samples: 20, baseline_window_days: 0.25}\n"
+                    % (tmp_path / "state", INTERVAL))
+    config = config_module.load(str(path))
+    journal_dir = str(tmp_path / "journal")
+    ts = DAY
+    for i in range(400):
+        received = rng.choice((10, 10, 10, 10, 8, 0))
+        sample = icmp("edge", ts, received, "timeout" if rng.random() < 0.03 else None)
+        if sample["rtt_ms"]:
+            sample["rtt_ms"]["median"] = rng.lognormvariate(3, 0.3)
+        report = {"cycle": {"id": "r%d" % i, "started_ts": ts}, "probes": [sample]}
+        sla.update(config, report)
+        journal.append(journal_dir, dumps(report), 10 ** 7, 5)
+        ts += rng.choice((300, 300, 300, 60, 1200))
+    store = stores.Store(stores.path_in(str(tmp_path / "state")))
+    from_store = sla_report.records_from_store(store)["edge"]
+    store.close()
+    from_journal = sla_report.records_from_journal(journal_dir, config.sla, INTERVAL)["edge"]
+    assert len(from_store) == len(from_journal) == 400
+    judged = 0
+    for a, b in zip(from_store, from_journal):
+        for column in ("delay_ms", "loss_ratio", "jitter_ms"):
+            assert a["within"].get(column) == b["within"].get(column), (a, b, column)
+            judged += a["within"].get(column) is not None
+    assert judged > 900
