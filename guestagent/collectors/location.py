@@ -121,7 +121,7 @@ def metrics(data, out):
                   data.get("altitude_m"), labels)
         info = {"source": source, "latitude": "{:.6f}".format(data["latitude"]),
                 "longitude": "{:.6f}".format(data["longitude"]), "fix": data.get("fix") or "",
-                "name": data.get("name") or ""}
+                "site": data.get("name") or ""}
         out.info("guestagent_location_info", "The router's location as labels.", info)
     if source == "gps":
         out.gauge("guestagent_location_age_seconds", "Age of the GPS fix by its GPS time.",
