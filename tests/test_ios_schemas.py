@@ -122,3 +122,11 @@ def test_every_ios_parser_declares_command_and_schema_and_rejects_foreign_text(k
     for text in ("", None, "% Invalid input detected at '^' marker.", "router#", 42, b"\xff\xfe"):
         result = module.parse(text)
         assert result["recognized"] is False, (kind, text)
+
+
+def test_docs_list_every_parser_kind():
+    with open(os.path.join(os.path.dirname(FIXTURES), "docs", "parsers.md")) as f:
+        text = f.read()
+    for kind in ios.PARSERS:
+        if not kind.startswith("linux-"):
+            assert "## `{}`".format(kind) in text, kind
