@@ -26,7 +26,7 @@ SCHEMA = {
 
 _QUALITY = {0: "invalid", 1: "gps", 2: "dgps", 3: "pps", 4: "rtk", 5: "float-rtk",
             6: "estimated", 7: "manual", 8: "simulation"}
-_SENTENCE = re.compile(r"\$([A-Z]{2})(GGA|RMC),([^*\r\n]*)(?:\*([0-9A-Fa-f]{2}))?")
+_SENTENCE = re.compile(r"\$([A-Z]{2})(GGA|RMC),([^*$\r\n]*)(?:\*([0-9A-Fa-f]{2}))?")
 
 
 def checksum(body):
@@ -112,10 +112,9 @@ def parse(text):
         text = text.decode("ascii", "replace")
     if not isinstance(text, str):
         return result
-    for line in re.split(r"[\r\n]+|(?=\$)", text):
-        sentence = parse_sentence(line)
-        if sentence is None:
-            continue
+    # Sentences may share a line or a datagram: find each `$..GGA`/`$..RMC` wherever it starts.
+    for match in _SENTENCE.finditer(text):
+        sentence = parse_sentence(match.group(0))
         result["recognized"] = True
         result["sentences"] += 1
         if not sentence["checksum_ok"]:
