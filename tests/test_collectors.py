@@ -304,3 +304,15 @@ def test_router_section_defaults_and_checks(tmp_path):
     text = "\n".join(caught.value.problems)
     assert "router.gps.slot" in text and "router.location.latitude" in text
     assert "router.bogus" in text
+
+
+def test_http_operation_target_from_its_url(tmp_path):
+    stats = ("IPSLA operation id: 5\nType of operation: http\n\tLatest RTT: 80 milliseconds\n"
+             "Latest operation return code: OK\n")  # synthetic
+    configuration = ("IP SLAs Infrastructure Engine-III\nEntry number: 5\n"
+                     "Type of operation to perform: http\nURL: http://[2001:db8::80]:8080/x\n")
+    device = router(tmp_path, {"show ip sla statistics": stats,
+                               "show ip sla configuration": configuration})
+    (op,) = ipsla.collect(device, load(tmp_path), Deadline(10))
+    assert (op["type"], op["url"], op["target"]) == ("http", "http://[2001:db8::80]:8080/x",
+                                                     "2001:db8::80")

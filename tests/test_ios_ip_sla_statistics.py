@@ -225,3 +225,14 @@ def test_one_to_three_blank_lines_and_leading_text_do_not_matter():
 def test_banner_alone_is_recognized_with_no_operations():
     result = ip_sla_statistics.parse("IPSLAs Latest Operation Statistics\n\n")
     assert result == {"recognized": True, "operations": {}}
+
+
+def test_microsecond_precision_is_converted_to_ms_synthetic():
+    text = ("IPSLA operation id: 3\nType of operation: udp-jitter\n"
+            "\tLatest RTT: 130 microseconds\n"
+            "\tNumber Of RTT: 10\t\tRTT Min/Avg/Max: 125/130/146 microseconds\n"
+            "\tSource to Destination Jitter Min/Avg/Max: 1/4/9 microseconds\n")
+    op = ip_sla_statistics.parse(text)["operations"]["3"]
+    assert op["latest_rtt_ms"] == pytest.approx(0.13)
+    assert (op["rtt_min_ms"], op["rtt_max_ms"], op["rtt_count"]) == (0.125, 0.146, 10)
+    assert op["jitter_sd_max_ms"] == pytest.approx(0.009)

@@ -62,6 +62,8 @@ def collect(device, config, deadline):
             for field in _CONFIG_FIELDS:
                 if entry.get(field) is not None and op.get(field) is None:
                     op[field] = entry[field]
+            if op.get("target") is None and op.get("url"):
+                op["target"] = _url_host(op["url"])
     if settings.tracks:
         tracks = _read(device, "show track", "show-track", config, deadline).get("tracks") or {}
         for track in tracks.values():
@@ -72,6 +74,15 @@ def collect(device, config, deadline):
                     "state": track.get("state"), "changes": track.get("changes"),
                     "last_change_s": track.get("last_change_s")})
     return [operations[k] for k in sorted(operations, key=_id_key)]
+
+
+def _url_host(url):
+    """The host of an http operation's URL (its target when IOS prints no target address)."""
+    rest = url.split("://", 1)[-1]
+    host = rest.split("/", 1)[0].rsplit("@", 1)[-1]
+    if host.startswith("["):
+        return host[1:].split("]", 1)[0]
+    return host.split(":", 1)[0] or None
 
 
 def _read(device, command, kind, config, deadline):

@@ -79,8 +79,11 @@ _TRIPLE = r"(-?\d+(?:\.\d+)?/-?\d+(?:\.\d+)?/-?\d+(?:\.\d+)?)"
 def _triple_fields(prefix):
     names = (prefix + "_min_ms", prefix + "_avg_ms", prefix + "_max_ms")
 
-    def store(op, value):
+    def store(op, value, line=""):
         values = common.triple(value)
+        # `precision microseconds` makes IOS print these in microseconds.
+        if values and re.search(r"\b(microseconds|usec)\b", line, re.I):
+            values = tuple(v / 1000.0 for v in values)
         if values:
             for name, v in zip(names, values):
                 op[name] = v
@@ -88,7 +91,7 @@ def _triple_fields(prefix):
 
 
 def _number_field(name):
-    def store(op, value):
+    def store(op, value, line=""):
         v = common.number(value)
         if v is not None:
             op[name] = v
@@ -96,12 +99,12 @@ def _number_field(name):
 
 
 def _text_field(name):
-    def store(op, value):
+    def store(op, value, line=""):
         op[name] = common.squash(value)
     return store
 
 
-def _latest_rtt(op, value):
+def _latest_rtt(op, value, line=""):
     value = common.squash(value)
     match = re.match(r"^(-?\d+(?:\.\d+)?)\s*(milliseconds|ms|microseconds|us)?\b", value)
     if match:
@@ -115,41 +118,41 @@ def _latest_rtt(op, value):
         op["rtt_reason"] = value or "absent"
 
 
-def _start_time(op, value):
+def _start_time(op, value, line=""):
     text, synced = common.clock_flag(value)
     op["start_time"] = text
     op["clock_synced"] = synced
     op["start_ts"] = common.ios_time(text)
 
 
-def _return_code(op, value):
+def _return_code(op, value, line=""):
     code = common.squash(value)
     op["return_code"] = code
     op["ok"] = code.upper() == "OK"
 
 
 def _counter(name):
-    def store(op, value):
+    def store(op, value, line=""):
         # `Unknown` for an operation that never ran: present, but no number.
         op[name] = common.counter(common.squash(value).split(" ")[0])
     return store
 
 
-def _ttl(op, value):
+def _ttl(op, value, line=""):
     text = common.squash(value)
     op["time_to_live"] = text
     op["time_to_live_s"] = common.leading_number(text) if text.lower() != "forever" else None
 
 
 def _bool_field(name):
-    def store(op, value):
+    def store(op, value, line=""):
         text = common.squash(value).upper()
         if text in ("TRUE", "FALSE"):
             op[name] = text == "TRUE"
     return store
 
 
-def _over_threshold(op, value):
+def _over_threshold(op, value, line=""):
     v = common.leading_number(value)
     if v is not None:
         op["over_threshold"] = v
@@ -242,7 +245,7 @@ def parse(text):
         for pattern, store in _FIELDS:
             match = pattern.search(line)
             if match:
-                store(current, match.group(1))
+                store(current, match.group(1), line)
     if current is not None:
         _finish(current)
     return result
