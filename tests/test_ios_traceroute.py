@@ -1,6 +1,8 @@
 """IOS `traceroute` output (real captures): hops, `*`, `!H`, `[AS n]`, MPLS labels, ECMP
 responders on continuation lines, names with addresses, the VRF line."""
 
+import pytest
+
 from guestagent.ios import traceroute
 from tests.conftest import read_fixture
 
@@ -95,3 +97,21 @@ def test_lsp_trace_codes():
     assert [h["codes"] for h in result["hops"]] == [[], ["L"], ["L"], ["L"], ["!"]]
     assert hop(result, 3)["mpls_labels"] == [["implicit-null"]]
     assert result["reached"] is True
+
+
+@pytest.mark.parametrize("number", range(1, 9))
+def test_every_responder_of_the_source_parse_is_in_its_hop(number):
+    import yaml
+    name = "ntc-templates__{}".format(number)
+    expected = yaml.safe_load(read_fixture("ios_traceroute", name + ".expected.yml"))
+    ours = trace(name + ".txt")
+    by_hop = dict((h["hop"], h) for h in ours["hops"])
+    for row in expected["parsed_sample"]:
+        hop_ = by_hop[int(row["hop_num"])]
+        if row["ip_address"]:
+            assert row["ip_address"] in hop_["addresses"]
+            if row["fqdn"]:
+                assert hop_["names"][row["ip_address"]] == row["fqdn"]
+        stars = sum(1 for r in row["rtt_response"] if r == "*")
+        assert hop_["lost"] >= stars
+    assert set(by_hop) == set(int(r["hop_num"]) for r in expected["parsed_sample"])

@@ -55,6 +55,7 @@ _KEYS = {
     "timestamp": "timestamp",
     "fix type": "fix_type",
     "height": "height_text",
+    "altitude": "height_text",
     "hdop": "hdop_text",
     "satellites in view": "satellites_text",
     "number of satellites": "satellites_text",
