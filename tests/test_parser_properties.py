@@ -87,3 +87,15 @@ def test_random_text(kind, text):
 def test_spliced_outputs(kind, first, second, cut):
     # Half of one command's output glued to another's: the kind of mess a cut session leaves.
     check(kind, first[1][:cut] + second[1][cut:])
+
+
+ALL_LINES = sorted(set(line for _, text, _ in TEXTS for line in text.splitlines()))
+
+
+@SETTINGS
+@given(st.sampled_from(IOS_KINDS),
+       st.lists(st.one_of(st.sampled_from(ALL_LINES), st.text(max_size=40)), max_size=40))
+def test_any_mix_of_real_lines(kind, lines):
+    # Lines of every command in any order, with noise: what a parser sees when handed the wrong
+    # command's output or a garbled session.
+    check(kind, "\n".join(lines))
