@@ -316,3 +316,12 @@ def test_http_operation_target_from_its_url(tmp_path):
     (op,) = ipsla.collect(device, load(tmp_path), Deadline(10))
     assert (op["type"], op["url"], op["target"]) == ("http", "http://[2001:db8::80]:8080/x",
                                                      "2001:db8::80")
+
+
+def test_what_counts_as_a_missing_feature():
+    from guestagent.collectors.common import feature_absent
+    assert feature_absent(DeviceError("show ip sla statistics",
+                                      "IOS says: % Invalid input detected at '^' marker."))
+    assert feature_absent(DeviceError("show cellular 0/1/0 gps", "CLISyntaxError: "))
+    assert not feature_absent(DeviceTimeout("show ip sla statistics",
+                                            "no answer from IOS within 8.0 s"))

@@ -6,8 +6,9 @@ from guestagent.device import DeviceError, DeviceTimeout
 MIN_COMMAND_S = 0.5
 
 # Words in a DeviceError that mean the router lacks the feature (not a failure to report).
+# The on-box cli raises CLISyntaxError for a command this router's IOS does not have.
 _ABSENT = ("% invalid input", "% incomplete command", "% unknown command", "has no output for it",
-           "not supported", "% ambiguous command")
+           "not supported", "% ambiguous command", "clisyntaxerror")
 
 
 def settings(config):
