@@ -325,3 +325,16 @@ def test_what_counts_as_a_missing_feature():
     assert feature_absent(DeviceError("show cellular 0/1/0 gps", "CLISyntaxError: "))
     assert not feature_absent(DeviceTimeout("show ip sla statistics",
                                             "no answer from IOS within 8.0 s"))
+
+
+def test_ipsla_details_on_the_simulated_router_give_signed_jitter(tmp_path):
+    device = embedded()
+    cfg = load(tmp_path, "router: {ipsla: {details: true}}")
+    operations = ipsla.collect(device, cfg, Deadline(10))
+    assert device.commands[0] == "show ip sla statistics details"
+    out = MetricSet()
+    ipsla.metrics(operations, out)
+    assert out.value("guestagent_ipsla_jitter_seconds", operation="20", direction="sd",
+                     sign="positive", stat="max") == pytest.approx(0.019)
+    assert out.value("guestagent_ipsla_jitter_seconds", operation="20", direction="ds",
+                     sign="negative", stat="avg") == pytest.approx(0.002)

@@ -33,6 +33,7 @@ EMBEDDED = {
     "show_version": "show-version",
     "show_interfaces": "show-interfaces",
     "show_ip_sla_statistics": "show-ip-sla-statistics",
+    "show_ip_sla_statistics_details": "show-ip-sla-statistics-details",
     "show_ip_sla_configuration": "show-ip-sla-configuration",
     "show_ip_sla_summary": "show-ip-sla-summary",
     "show_track": "show-track",
