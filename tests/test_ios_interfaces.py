@@ -31,3 +31,12 @@ def test_wan_counters_and_bandwidth():
     assert (wan["in_drops"], wan["out_drops"]) == (12, 4)
     assert (wan["in_rate_bps"], wan["out_rate_pps"]) == (3561000, 251)
     assert wan["interface_resets"] == 1 and wan["txload"] == "3/255"
+
+
+def test_spoofing_and_connected_suffixes_synthetic():
+    text = ("Dialer1 is up (spoofing), line protocol is up (spoofing)\n"
+            "  MTU 1500 bytes, BW 56 Kbit/sec, DLY 20000 usec,\n"
+            "Vlan1 is up, line protocol is down (notconnect)\n")
+    result = interfaces.parse(text)["interfaces"]
+    assert result["Dialer1"]["up"] is True and result["Dialer1"]["bandwidth_kbps"] == 56
+    assert result["Vlan1"]["protocol"] == "down"

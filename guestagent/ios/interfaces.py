@@ -29,8 +29,8 @@ SCHEMA = {
     },
 }
 
-_HEAD = re.compile(r"^(\S+) is (administratively down|up|down|deleted|reset|testing),\s*"
-                   r"line protocol is (\w+)", re.I)
+_HEAD = re.compile(r"^(\S+) is (administratively down|up|down|deleted|reset|testing)"
+                   r"(?: \([^)]*\))?,\s*line protocol is (\w+)", re.I)
 
 # (pattern searched in a line, [(group, key)])
 _FIELDS = [(re.compile(p, re.I), keys) for p, keys in [
