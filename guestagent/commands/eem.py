@@ -1,0 +1,93 @@
+"""`guestagent eem render|apply|remove`: the EEM applets that start the agent.
+
+`render` prints the config lines (paste them by hand, or review them). `apply` sends them with the
+Guest Shell `cli.configure()`, after removing the applets of ours already on the router when they
+differ, and prints each line's result. `remove` sends `no event manager applet NAME` for the
+applets of ours that the router has. This command and the installer are the only parts of the
+agent that configure the router.
+"""
+
+import sys
+
+HELP = "EEM applets: `render` the config lines, `apply` them through the cli module, `remove` them"
+
+EXIT_FAILED = 1
+
+
+def add_arguments(parser):
+    parser.add_argument("action", choices=("render", "apply", "remove"))
+    parser.add_argument("-c", "--config", metavar="FILE",
+                        help="config file (default: $GUESTAGENT_CONFIG, "
+                             "/bootflash/guest-share/guestagent/config.yaml, else the embedded "
+                             "default)")
+    parser.add_argument("--json", action="store_true", help="print the results as JSON")
+
+
+def main(args):
+    from guestagent import EXIT_USAGE, eem
+    from guestagent.cli import load_config
+    config = load_config(args.config)
+    if config is None:
+        return EXIT_USAGE
+    try:
+        lines = eem.render(config)
+    except eem.EEMError as exc:
+        sys.stderr.write("guestagent eem: {}\n".format(exc))
+        return EXIT_USAGE
+    if args.action == "render":
+        if args.json:
+            import json
+            sys.stdout.write(json.dumps({"lines": lines}, indent=2) + "\n")
+        else:
+            sys.stdout.write("\n".join(lines) + "\n")
+        return 0
+    cli, why = eem.import_cli()
+    if cli is None:
+        sys.stderr.write("guestagent eem {}: {}; run it inside Guest Shell from IOS "
+                         "(`guestshell run ...`), or paste `guestagent eem render` output in "
+                         "configuration mode\n".format(args.action, why))
+        return EXIT_FAILED
+    running = eem.read_running(cli)
+    if args.action == "apply":
+        sent, plan = plan_apply(config, lines, running)
+    else:
+        sent, plan = eem.removal_lines(config, running), "remove"
+    if not sent:
+        message = ("the router's applets already match the config; nothing sent" if plan ==
+                   "unchanged" else "no applet of ours on the router; nothing sent")
+        _print(args, [], True, message)
+        return 0
+    results, ok = eem.configure(cli, sent)
+    _print(args, results, ok, None)
+    return 0 if ok else EXIT_FAILED
+
+
+def plan_apply(config, lines, running):
+    """(lines to send, "unchanged"|"fresh"|"replace"): our applets on the router are removed
+    first when anything differs, then every rendered line is sent."""
+    from guestagent import eem
+    if running is None:
+        return list(lines), "fresh"
+    diff = eem.compare(config, running)
+    if not (diff["missing"] or diff["different"] or diff["stale"] or diff["session"] is False):
+        return [], "unchanged"
+    removal = ["no event manager applet {}".format(name)
+               for name in diff["different"] + diff["matching"] + diff["stale"]]
+    return removal + list(lines), "replace" if removal else "fresh"
+
+
+def _print(args, results, ok, message):
+    if args.json:
+        import json
+        sys.stdout.write(json.dumps({"ok": ok, "message": message, "results": results},
+                                    indent=2) + "\n")
+        return
+    if message:
+        sys.stdout.write(message + "\n")
+    for result in results:
+        sys.stdout.write("{:<4} {}{}\n".format(
+            "ok" if result["success"] else "FAIL", result["command"] or result["line"],
+            "" if result["success"] or not result["output"] else "  <- " + result["output"]))
+    if not ok:
+        sys.stdout.write("some lines failed: check AAA authorization for the Guest Shell session "
+                         "and `show running-config | section event manager`\n")

@@ -1,0 +1,289 @@
+"""EEM applets that start the agent on the router, rendered from the `eem:` config section.
+
+```yaml
+eem:
+  prefix: QOE              # applet names: QOE_TIMER, QOE_NOW, QOE_TRACK_10, QOE_CRON
+  interval_s: 300          # default: agent.interval_s (event timer watchdog)
+  maxrun_s: 20             # default: agent.deadline_s / 0.7, rounded up
+  tracks: [10, 20]         # one applet per IOS track (`track 10 ip sla 10 reachability`)
+  throughput_cron: "15 3 * * *"   # a cron applet for the slow throughput test
+  session_user: eemuser    # `event manager session cli username` under AAA authorization
+```
+
+The templates are the text of `eem/*.applet` in the source tree, kept here so that an installed
+wheel renders the same lines (a test compares the two). Only `guestagent eem apply` and the
+installer configure the router, through `cli.configure()`; nothing in a cycle does.
+"""
+
+import math
+import os
+import re
+
+from guestagent.schema import Int, ListOf, Num, Section, Str
+
+DEFAULT_PREFIX = "QOE"
+# The installer's venv; a router install without it sets eem.python: python3.
+DEFAULT_PYTHON = "/bootflash/guest-share/guestagent/venv/bin/python3"
+# The cycle deadline's share of maxrun that we aim for, and the most we accept.
+DEADLINE_SHARE = 0.7
+DEADLINE_MAX_SHARE = 0.8
+
+# Values that end up inside `cli command "..."` or on a config line: no quotes, `;`, `$` (EEM
+# variables) or spaces where one word is expected.
+_WORD = r"^[A-Za-z0-9_./:@+-]+$"
+_CRON = r"^[0-9*/,\- ]+$"
+
+SCHEMA = Section({
+    "prefix": Str(DEFAULT_PREFIX, "applet name prefix", pattern=r"^[A-Za-z][A-Za-z0-9_-]{0,24}$"),
+    "interval_s": Int(None, "seconds between timer cycles; default: agent.interval_s", minimum=10),
+    "timer_cron": Str(None, "a cron entry instead of the watchdog timer (\"*/5 * * * *\")",
+                      pattern=_CRON),
+    "maxrun_s": Int(None, "EEM maxrun of every applet; default: agent.deadline_s / 0.7 rounded "
+                    "up (IOS's own default, 20 s, is too short to be left implicit)", minimum=5),
+    "python": Str(DEFAULT_PYTHON, "the Python that runs the agent inside Guest Shell",
+                  pattern=_WORD),
+    "config": Str(None, "config file passed with -c; default: none when the config is the "
+                  "router's standard one, else the file that was loaded", pattern=_WORD),
+    "tracks": ListOf(Int(minimum=1, maximum=1000), [], "IOS track ids: one applet each, run on "
+                     "every state change", single_ok=True),
+    "manual": Str("NOW", "suffix of the `event none` applet (`event manager run QOE_NOW`); "
+                  "empty: none", pattern=r"^[A-Za-z0-9_-]*$"),
+    "throughput_cron": Str(None, "cron entry of the slow-schedule applet (--trigger cron)",
+                           pattern=_CRON),
+    "session_user": Str(None, "`event manager session cli username` for AAA command "
+                        "authorization", pattern=_WORD),
+}, default={})
+
+# One template per applet kind; {name}, {event}, {command} filled in by render().
+TEMPLATES = {
+    "timer": ("event manager applet {name}\n"
+              " event timer watchdog time {interval} maxrun {maxrun}\n"),
+    "timer-cron": ("event manager applet {name}\n"
+                   " event timer cron cron-entry \"{cron}\" maxrun {maxrun}\n"),
+    "track": ("event manager applet {name}\n"
+              " event track {track} state any maxrun {maxrun}\n"),
+    "manual": ("event manager applet {name}\n"
+               " event none maxrun {maxrun}\n"),
+    "cron": ("event manager applet {name}\n"
+             " event timer cron cron-entry \"{cron}\" maxrun {maxrun}\n"),
+}
+ACTIONS = (" action 1.0 cli command \"enable\"\n"
+           " action 2.0 cli command \"guestshell run {command}\"\n")
+
+
+class EEMError(Exception):
+    """The eem section cannot give applets that work; the message says how to fix it."""
+
+
+def settings(config):
+    return config.get("eem") or SCHEMA.defaults()
+
+
+def maxrun_s(config):
+    value = settings(config).maxrun_s
+    if value is None:
+        value = int(math.ceil(float(config.agent.deadline_s) / DEADLINE_SHARE))
+    return int(value)
+
+
+def check(config):
+    """Problems (strings) that make the applets wrong; empty when they are right."""
+    eem = settings(config)
+    problems = []
+    maxrun = maxrun_s(config)
+    deadline = float(config.agent.deadline_s)
+    if deadline > DEADLINE_MAX_SHARE * maxrun:
+        problems.append(
+            "agent.deadline_s {:g} is more than {:.0%} of eem.maxrun_s {} ({:g} s): EEM would "
+            "kill the cycle before it writes its report; set eem.maxrun_s to at least {} or "
+            "agent.deadline_s to at most {:g}".format(
+                deadline, DEADLINE_MAX_SHARE, maxrun, DEADLINE_MAX_SHARE * maxrun,
+                int(math.ceil(deadline / DEADLINE_SHARE)),
+                math.floor(DEADLINE_SHARE * maxrun * 10) / 10.0))
+    interval = eem.interval_s or config.agent.interval_s
+    if not eem.timer_cron and maxrun > interval:
+        problems.append("eem.maxrun_s {} is longer than the timer interval {:g} s: cycles would "
+                        "overlap (the second one exits at the lock); lengthen the interval or "
+                        "shorten maxrun".format(maxrun, interval))
+    return problems
+
+
+def config_argument(config):
+    """The `-c FILE` part of the command, or ""."""
+    from guestagent.config import EMBEDDED_DEFAULT, ROUTER_CONFIG
+    eem = settings(config)
+    path = eem.config
+    if path is None:
+        source = getattr(config, "source", None) or ""
+        if not os.path.isabs(source) or source in (ROUTER_CONFIG, EMBEDDED_DEFAULT):
+            return ""
+        path = source
+        if not re.match(_WORD, path):
+            raise EEMError("the config path {!r} cannot go into an EEM command (spaces or "
+                           "quotes); set eem.config".format(path))
+    return " -c " + path
+
+
+def applets(config):
+    """[(name, kind, [config lines])] in the order they are applied."""
+    eem = settings(config)
+    maxrun = maxrun_s(config)
+    base = "{} -m guestagent run{}".format(eem.python, config_argument(config))
+    out = []
+
+    def add(kind, suffix, template, trigger, **values):
+        name = "{}_{}".format(eem.prefix, suffix)
+        text = TEMPLATES[template].format(name=name, maxrun=maxrun, **values)
+        text += ACTIONS.format(command="{} --trigger {}".format(base, trigger))
+        out.append((name, kind, text.splitlines()))
+
+    if eem.timer_cron:
+        add("timer", "TIMER", "timer-cron", "timer", cron=eem.timer_cron.strip())
+    else:
+        add("timer", "TIMER", "timer", "timer", interval=int(eem.interval_s or
+                                                             config.agent.interval_s))
+    for track in sorted(set(eem.tracks or [])):
+        add("track", "TRACK_{}".format(track), "track",
+            "track --track {} --track-state $_track_state".format(track), track=track)
+    if eem.manual:
+        add("manual", eem.manual, "manual", "manual")
+    if eem.throughput_cron:
+        add("cron", "CRON", "cron", "cron", cron=eem.throughput_cron.strip())
+    return out
+
+
+def session_lines(config):
+    user = settings(config).session_user
+    return ["event manager session cli username {}".format(user)] if user else []
+
+
+def render(config):
+    """Every config line `eem apply` sends, in order; raises EEMError when the section is wrong."""
+    problems = check(config)
+    if problems:
+        raise EEMError("; ".join(problems))
+    lines = list(session_lines(config))
+    for _name, _kind, applet_lines in applets(config):
+        lines.extend(applet_lines)
+    for line in lines:
+        if ";" in line or "\n" in line:  # cli.configure() would refuse it anyway
+            raise EEMError("rendered line carries ';' or a newline: {!r}".format(line))
+    return lines
+
+
+def name_pattern(config):
+    """Applet names this agent may have added (for removing stale ones)."""
+    eem = settings(config)
+    return re.compile(r"^{}_(TIMER|CRON|TRACK_\d+{})$".format(
+        re.escape(eem.prefix), "|" + re.escape(eem.manual) if eem.manual else ""))
+
+
+# -- the running configuration ------------------------------------------------------------------
+
+RUNNING_COMMAND = "show running-config | section event manager"
+
+
+def parse_running(text):
+    """`show running-config | section event manager` -> ({applet name: [lines]}, [global lines]).
+
+    Lines are stripped of trailing blanks; a body line keeps one leading space as rendered."""
+    applets_found = {}
+    global_lines = []
+    current = None
+    for raw in (text or "").splitlines():
+        line = raw.rstrip()
+        if not line.strip() or line.strip() == "!":
+            continue
+        match = re.match(r"^event manager applet (\S+)", line)
+        if match:
+            current = match.group(1)
+            applets_found[current] = [line]
+        elif line.startswith((" ", "\t")) and current is not None:
+            applets_found[current].append(" " + line.strip())
+        else:
+            current = None
+            global_lines.append(line.strip())
+    return applets_found, global_lines
+
+
+def compare(config, running_text):
+    """How the router's applets differ from the rendered ones: {"missing": [...],
+    "different": [...], "matching": [...], "stale": [...]} of applet names."""
+    found, global_lines = parse_running(running_text)
+    result = {"missing": [], "different": [], "matching": [], "stale": [], "session": None}
+    wanted = applets(config)
+    names = set()
+    for name, _kind, lines in wanted:
+        names.add(name)
+        if name not in found:
+            result["missing"].append(name)
+        elif _normal(found[name]) != _normal(lines):
+            result["different"].append(name)
+        else:
+            result["matching"].append(name)
+    pattern = name_pattern(config)
+    result["stale"] = sorted(n for n in found if n not in names and pattern.match(n))
+    for line in session_lines(config):
+        result["session"] = line in global_lines
+    return result
+
+
+def _normal(lines):
+    return [re.sub(r"\s+", " ", line.strip()) for line in lines]
+
+
+def removal_lines(config, running_text=None):
+    """`no event manager applet NAME` for our applets: those present on the router when its
+    running config is known (rendered and stale ones), else every rendered one."""
+    names = [name for name, _kind, _lines in applets(config)]
+    if running_text is not None:
+        found, global_lines = parse_running(running_text)
+        pattern = name_pattern(config)
+        names = [n for n in names if n in found] + sorted(
+            n for n in found if n not in names and pattern.match(n))
+        session = [line for line in session_lines(config) if line in global_lines]
+    else:
+        session = session_lines(config)
+    return ["no event manager applet {}".format(n) for n in names] + ["no " + line
+                                                                     for line in session]
+
+
+# -- applying through the cli module ------------------------------------------------------------
+
+def import_cli():
+    from guestagent.device.onbox import import_cli as _import
+    return _import()
+
+
+def read_running(cli):
+    """The running config's event manager section, or None when it cannot be read."""
+    try:
+        return cli.execute(RUNNING_COMMAND)
+    except Exception:
+        return None
+
+
+def configure(cli, lines):
+    """Send lines with cli.configure(); returns [{line, success, output, notes}] for every line,
+    and whether all succeeded. A CLIConfigurationError's `.failed` results are reported too."""
+    if not lines:
+        return [], True
+    try:
+        results = cli.configure(lines)
+        ok = True
+    except Exception as exc:
+        failed = getattr(exc, "failed", None)
+        if failed is None:
+            return [{"line": None, "command": "", "success": False, "output": "{}: {}".format(
+                type(exc).__name__, exc), "notes": None}], False
+        results = failed
+        ok = False
+    out = []
+    for result in results or []:
+        entry = {"line": getattr(result, "line", None), "command": getattr(result, "command", ""),
+                 "success": bool(getattr(result, "success", False)),
+                 "output": (getattr(result, "output", "") or "").strip(),
+                 "notes": getattr(result, "notes", None)}
+        ok = ok and entry["success"]
+        out.append(entry)
+    return out, ok

@@ -1,0 +1,237 @@
+"""EEM applets: rendered from the config, applied and removed through the (fake) cli module, and a
+cycle started the way an applet starts it."""
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from guestagent import config as configs
+from guestagent import eem
+from tests.conftest import ROOT, run_agent
+
+FAKECLI = os.path.join(ROOT, "tests", "fakecli")
+
+BASE = """
+agent: {interval_s: 300, deadline_s: 40, state_dir: STATE}
+device: {kind: onbox}
+path_discovery: {enabled: false}
+probes: {icmp: {count: 2, interval_s: 0.2, timeout_s: 1}}
+targets: [{name: lo4, host: 127.0.0.1}]
+eem:
+  python: /opt/ga/bin/python3
+  maxrun_s: 60
+  tracks: [20, 10]
+  throughput_cron: "15 3 * * *"
+"""
+
+
+def make_config(tmp_path, text=BASE, name="config.yaml"):
+    path = tmp_path / name
+    path.write_text(text.replace("STATE", str(tmp_path / "state")))
+    return str(path)
+
+
+def fake_env(tmp_path, **extra):
+    env = {"PYTHONPATH": FAKECLI, "FAKECLI_LOG": str(tmp_path / "configure.log")}
+    env.update(extra)
+    return env
+
+
+def configure_calls(tmp_path):
+    path = tmp_path / "configure.log"
+    if not path.exists():
+        return []
+    return [json.loads(line)["configure"] for line in path.read_text().splitlines()]
+
+
+def test_render_names_triggers_and_maxrun(tmp_path):
+    config = configs.load(make_config(tmp_path))
+    lines = eem.render(config)
+    source = config.source
+    command = "/opt/ga/bin/python3 -m guestagent run -c {}".format(source)
+    assert lines[:4] == [
+        "event manager applet QOE_TIMER",
+        " event timer watchdog time 300 maxrun 60",
+        ' action 1.0 cli command "enable"',
+        ' action 2.0 cli command "guestshell run {} --trigger timer"'.format(command),
+    ]
+    assert "event manager applet QOE_TRACK_10" in lines
+    assert " event track 10 state any maxrun 60" in lines
+    assert (' action 2.0 cli command "guestshell run {} --trigger track --track 10 '
+            '--track-state $_track_state"'.format(command)) in lines
+    # Tracks in id order, then the manual and the slow-schedule applets.
+    names = [line.split()[-1] for line in lines if line.startswith("event manager applet")]
+    assert names == ["QOE_TIMER", "QOE_TRACK_10", "QOE_TRACK_20", "QOE_NOW", "QOE_CRON"]
+    assert " event none maxrun 60" in lines
+    assert ' event timer cron cron-entry "15 3 * * *" maxrun 60' in lines
+    assert any(line.endswith('--trigger cron"') for line in lines)
+    assert all(";" not in line and "\n" not in line for line in lines)
+
+
+def test_every_applet_has_an_explicit_maxrun(tmp_path):
+    config = configs.load(make_config(tmp_path))
+    events = [line for line in eem.render(config) if line.startswith(" event ")]
+    assert len(events) == 5
+    assert all(line.endswith("maxrun 60") for line in events)
+
+
+def test_maxrun_derived_from_the_deadline_when_not_set(tmp_path):
+    config = configs.parse("agent: {deadline_s: 14}\n", "/etc/ga.yaml")
+    assert eem.maxrun_s(config) == 20  # 14 / 0.7
+    assert " event timer watchdog time 300 maxrun 20" in eem.render(config)
+    assert eem.check(config) == []
+
+
+def test_deadline_too_long_for_maxrun_is_refused_with_the_fix(tmp_path):
+    config = configs.parse("agent: {deadline_s: 30}\neem: {maxrun_s: 20}\n", "/etc/ga.yaml")
+    problems = eem.check(config)
+    assert len(problems) == 1
+    assert "agent.deadline_s 30 is more than 80% of eem.maxrun_s 20" in problems[0]
+    assert "set eem.maxrun_s to at least 43 or agent.deadline_s to at most 14" in problems[0]
+    with pytest.raises(eem.EEMError):
+        eem.render(config)
+    # The command line says so and exits 2 (bad configuration).
+    path = tmp_path / "bad.yaml"
+    path.write_text("agent: {deadline_s: 30}\neem: {maxrun_s: 20}\n")
+    result = run_agent(["eem", "render", "-c", str(path)])
+    assert result.returncode == 2
+    assert "set eem.maxrun_s to at least 43" in result.stderr
+
+
+def test_config_argument_only_when_not_the_standard_file(tmp_path):
+    config = configs.parse("{}", configs.ROUTER_CONFIG)
+    assert ' -c ' not in "\n".join(eem.render(config))
+    config = configs.parse("eem: {config: /bootflash/guest-share/ga/site.yaml}", "x.yaml")
+    assert any("-m guestagent run -c /bootflash/guest-share/ga/site.yaml --trigger timer" in line
+               for line in eem.render(config))
+
+
+def test_unsafe_values_are_config_errors(tmp_path):
+    for text in ('eem: {python: "python3; reload"}', 'eem: {prefix: "QOE NOW"}',
+                 'eem: {session_user: "a b"}', 'eem: {throughput_cron: "0 3 * * * ; x"}',
+                 'eem: {python: "/x/$_track_state"}'):
+        with pytest.raises(configs.ConfigError) as info:
+            configs.parse(text, "t.yaml")
+        assert "eem." in info.value.problems[0]
+
+
+def test_session_user_and_cron_timer(tmp_path):
+    config = configs.parse('eem: {session_user: eemuser, timer_cron: "*/5 * * * *", manual: ""}',
+                           configs.ROUTER_CONFIG)
+    lines = eem.render(config)
+    assert lines[0] == "event manager session cli username eemuser"
+    assert ' event timer cron cron-entry "*/5 * * * *" maxrun 20' in lines
+    assert not any("QOE_NOW" in line for line in lines)
+
+
+def test_templates_in_the_source_tree_match_the_module():
+    for kind, template in eem.TEMPLATES.items():
+        with open(os.path.join(ROOT, "eem", kind + ".applet")) as f:
+            assert f.read() == template + eem.ACTIONS, kind
+
+
+def test_apply_sends_exactly_the_rendered_lines_and_remove_undoes_them(tmp_path):
+    path = make_config(tmp_path)
+    env = fake_env(tmp_path)
+    rendered = run_agent(["eem", "render", "-c", path], env=env)
+    assert rendered.returncode == 0, rendered.stderr
+    lines = rendered.stdout.splitlines()
+
+    applied = run_agent(["eem", "apply", "-c", path], env=env)
+    assert applied.returncode == 0, applied.stderr + applied.stdout
+    assert configure_calls(tmp_path) == [lines]
+    # One result line per config line, each ok.
+    out = applied.stdout.splitlines()
+    assert len(out) == len(lines)
+    assert all(line.startswith("ok ") for line in out)
+
+    # Applying the same config again sends nothing.
+    again = run_agent(["eem", "apply", "-c", path], env=env)
+    assert again.returncode == 0
+    assert "already match" in again.stdout
+    assert len(configure_calls(tmp_path)) == 1
+
+    removed = run_agent(["eem", "remove", "-c", path], env=env)
+    assert removed.returncode == 0, removed.stdout
+    assert configure_calls(tmp_path)[-1] == [
+        "no event manager applet QOE_TIMER", "no event manager applet QOE_TRACK_10",
+        "no event manager applet QOE_TRACK_20", "no event manager applet QOE_NOW",
+        "no event manager applet QOE_CRON"]
+    running = json.loads((tmp_path / "configure.log.running").read_text())
+    assert running == {"applets": [], "global": []}
+
+
+def test_apply_after_a_config_change_replaces_and_drops_stale_applets(tmp_path):
+    path = make_config(tmp_path)
+    env = fake_env(tmp_path)
+    assert run_agent(["eem", "apply", "-c", path], env=env).returncode == 0
+    # Track 20 goes away, the interval changes.
+    changed = make_config(tmp_path, BASE.replace("[20, 10]", "[10]").replace(
+        "interval_s: 300", "interval_s: 600"))
+    assert changed == path
+    result = run_agent(["eem", "apply", "-c", path], env=env)
+    assert result.returncode == 0, result.stdout
+    sent = configure_calls(tmp_path)[-1]
+    # Ours on the router go first (the changed one, the unchanged ones, the stale track 20).
+    assert sent[:5] == ["no event manager applet QOE_" + name for name in
+                        ("TIMER", "TRACK_10", "NOW", "CRON", "TRACK_20")]
+    assert " event timer watchdog time 600 maxrun 60" in sent
+    running = json.loads((tmp_path / "configure.log.running").read_text())
+    assert [name for name, _ in running["applets"]] == ["QOE_TIMER", "QOE_TRACK_10", "QOE_NOW",
+                                                        "QOE_CRON"]
+
+
+def test_apply_reports_the_lines_ios_refused(tmp_path):
+    path = make_config(tmp_path)
+    env = fake_env(tmp_path, FAKECLI_REJECT="event track 20")
+    result = run_agent(["eem", "apply", "-c", path], env=env)
+    assert result.returncode == 1
+    assert "FAIL event track 20 state any maxrun 60  <- % Invalid input" in result.stdout
+
+
+def test_apply_without_cli_says_what_to_do(tmp_path):
+    result = run_agent(["eem", "apply", "-c", make_config(tmp_path)])
+    assert result.returncode == 1
+    assert "cli module cannot be imported" in result.stderr
+    assert "guestagent eem render" in result.stderr
+
+
+def test_the_fake_cli_refuses_what_the_real_one_refuses(tmp_path, monkeypatch):
+    monkeypatch.syspath_prepend(FAKECLI)
+    sys.modules.pop("cli", None)
+    import cli
+    try:
+        with pytest.raises(cli.CLICommandError):
+            cli.execute("show clock; reload")
+        with pytest.raises(cli.CLICommandError):
+            cli.execute("show clock\nreload")
+        with pytest.raises(cli.CLISyntaxError):
+            cli.execute("show nonsense")
+        assert "ir1101-site7 uptime" in cli.execute("show  version")
+    finally:
+        sys.modules.pop("cli", None)
+
+
+def test_a_cycle_started_as_eem_starts_it(tmp_path):
+    """`python3 -m guestagent run --trigger timer` from /, no TTY, a bare environment, the fake
+    cli module as the router."""
+    path = make_config(tmp_path)
+    env = {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin",
+           "PYTHONPATH": os.pathsep.join([FAKECLI, ROOT])}
+    result = subprocess.run([sys.executable, "-m", "guestagent", "run", "-c", path,
+                             "--trigger", "track", "--track", "10", "--track-state", "Down",
+                             "--json"],
+                            env=env, cwd="/", stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, universal_newlines=True, timeout=60)
+    assert result.returncode in (0, 1), result.stderr
+    report = json.loads(result.stdout)
+    assert report["agent"]["device"]["kind"] == "onbox"
+    assert report["cycle"]["trigger"] == "track"
+    assert report["agent"]["hostname"] == "ir1101-site7"  # from show version through the cli
+    assert [op["id"] for op in report["ipsla"]][:1] == ["10"]
+    assert report["probes"][0]["target"] == "lo4" and report["probes"][0]["reachable"]
+    journal = tmp_path / "state" / "journal" / "reports.jsonl"
+    assert json.loads(journal.read_text().splitlines()[-1])["cycle"]["id"] == report["cycle"]["id"]
