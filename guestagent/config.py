@@ -19,6 +19,7 @@ EMBEDDED_DEFAULT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "def
 EXTENSION_SECTIONS = {}
 EXTENSION_SECTIONS["sla"] = "guestagent.sla.config"
 EXTENSION_SECTIONS["router"] = "guestagent.collectors.config"
+EXTENSION_SECTIONS["eem"] = "guestagent.eem"
 
 
 class ConfigError(Exception):
