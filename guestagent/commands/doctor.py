@@ -1,0 +1,363 @@
+"""`guestagent doctor`: is this Guest Shell ready to run the agent? One line per check.
+
+Each line is PASS, WARN, FAIL or SKIP (not checkable, e.g. no cli module) with what was found and,
+when not PASS, the fix. Exit 1 when any check FAILs. Probes go only to the loopback address
+(ping/traceroute permission) and to the configured Pushgateway (its health endpoint); show commands
+go through the same device layer as a cycle.
+"""
+
+import os
+import sys
+
+HELP = "check Python, the cli module, ping/traceroute, state directory, config, Pushgateway, GPS, " \
+       "IP SLA, tracks and the EEM applets; one line each"
+
+PASS, WARN, FAIL, SKIP = "PASS", "WARN", "FAIL", "SKIP"
+# Below this free space on the state directory's file system the journal cannot rotate safely.
+MIN_FREE_BYTES = 5 * 1024 * 1024
+LOW_FREE_BYTES = 50 * 1024 * 1024
+
+
+def add_arguments(parser):
+    parser.add_argument("-c", "--config", metavar="FILE",
+                        help="config file (default: $GUESTAGENT_CONFIG, "
+                             "/bootflash/guest-share/guestagent/config.yaml, else the embedded "
+                             "default)")
+    parser.add_argument("--json", action="store_true", help="print the checks as JSON")
+
+
+class Check(object):
+    def __init__(self, name, status, message, fix=None):
+        self.name, self.status, self.message, self.fix = name, status, message, fix
+
+    def line(self):
+        text = "{:<4}  {:<11} {}".format(self.status, self.name, self.message)
+        if self.fix and self.status != PASS:
+            text += " -- fix: " + self.fix
+        return text
+
+    def as_dict(self):
+        return {"name": self.name, "status": self.status, "message": self.message,
+                "fix": self.fix}
+
+
+def check_python():
+    import platform
+    version = "%d.%d.%d" % sys.version_info[:3]
+    machine = platform.machine()
+    if sys.version_info < (3, 6):
+        return Check("python", FAIL, "Python {} is too old".format(version),
+                     "run Guest Shell of IOS XE 17.x (CentOS 8, Python 3.6.8)")
+    if machine != "aarch64":
+        return Check("python", WARN, "Python {} on {} (not the IR1101's aarch64)".format(
+            version, machine), "fine for a lab; the router bundle carries aarch64 wheels")
+    return Check("python", PASS, "Python {} on {}".format(version, machine))
+
+
+def check_config(path):
+    from guestagent import config as configs
+    try:
+        config = configs.load(path)
+    except configs.ConfigError as exc:
+        first = exc.problems[0] if exc.problems else str(exc)
+        more = " (+{} more)".format(len(exc.problems) - 1) if len(exc.problems) > 1 else ""
+        return None, Check("config", FAIL, first + more,
+                           "edit {} (`guestagent check-config` lists every problem)".format(
+                               exc.source))
+    return config, Check("config", PASS, "{}: {} test point(s)".format(
+        config.source, len(config.targets)))
+
+
+def check_eem_timing(config):
+    from guestagent import eem
+    problems = eem.check(config)
+    maxrun = eem.maxrun_s(config)
+    if problems:
+        text = problems[0]
+        message, _, fix = text.partition("; ")
+        return Check("eem maxrun", FAIL, message, fix or None)
+    return Check("eem maxrun", PASS, "applets' maxrun {} s, cycle deadline {:g} s ({:.0%})".format(
+        maxrun, config.agent.deadline_s, config.agent.deadline_s / float(maxrun)))
+
+
+def open_device(config):
+    """(device or None, Check)."""
+    from guestagent.device import DeviceError
+    from guestagent.device.onbox import OnBoxDevice, import_cli
+    kind = config.device.kind
+    if kind == "simulated":
+        from guestagent.device import open_device as _open
+        try:
+            device = _open(config.device)
+        except DeviceError as exc:
+            return None, Check("cli", FAIL, str(exc), "fix device.fixtures")
+        return device, Check("cli", WARN, "device.kind is simulated: the router is not read "
+                             "(outputs from {})".format(device.fixture_dir),
+                             "set device.kind: auto on the router")
+    cli, why = import_cli()
+    if cli is None:
+        return None, Check("cli", FAIL, why,
+                           "run inside Guest Shell started by IOS: `guestshell run "
+                           "<python> -m guestagent doctor` (a shell reached by SSH or cron "
+                           "has no IOS session)")
+    device = OnBoxDevice(cli, config.device.command_timeout_s)
+    try:
+        clock = device.execute("show clock").strip().splitlines()
+    except DeviceError as exc:
+        return None, Check("cli", FAIL, "`show clock` through the cli module failed: {}".format(
+            exc), "check `iox` and `app-hosting` state; restart Guest Shell "
+                  "(`guestshell disable` / `guestshell enable`)")
+    return device, Check("cli", PASS, "show clock: {}".format(clock[-1] if clock else "(empty)"))
+
+
+def _needs(config, kind):
+    """Whether some test point (or path discovery) runs `kind` from Guest Shell."""
+    if kind == "traceroute":
+        return bool(config.path_discovery.enabled and config.path_discovery.via == "guestshell")
+    return any(t.kind == kind and t.via == "guestshell" for t in config.targets)
+
+
+def check_program(config, name, argv, fix_missing, fix_denied):
+    from guestagent import proc
+    needed = _needs(config, "icmp" if name == "ping" else name)
+    result = proc.run(argv, timeout_s=5.0)
+    bad = FAIL if needed else WARN
+    if result.missing:
+        return Check(name, bad, "{} is not installed{}".format(
+            argv[0], "" if needed else " (no test point needs it)"), fix_missing)
+    if result.returncode != 0 or result.timed_out:
+        text = (result.stderr or result.stdout or "").strip().splitlines()
+        reason = text[-1] if text else "exit {}".format(result.returncode)
+        return Check(name, bad, "`{}` failed: {}".format(" ".join(argv), reason), fix_denied)
+    return Check(name, PASS, "`{}` works".format(" ".join(argv)))
+
+
+def check_state_dir(config):
+    import tempfile
+    state_dir = config.agent.state_dir
+    checks = []
+    for label, directory in (("state dir", state_dir), ("journal", config.journal.dir)):
+        try:
+            if not os.path.isdir(directory):
+                os.makedirs(directory, mode=0o750)
+            fd, probe_path = tempfile.mkstemp(prefix=".doctor-", dir=directory)
+            try:
+                os.write(fd, b"ok\n")
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+                os.remove(probe_path)
+        except (IOError, OSError) as exc:
+            checks.append(Check(label, FAIL, "{} is not writable: {}".format(
+                directory, exc.strerror or exc),
+                "create it writable by the Guest Shell user (install.sh does), or set "
+                "agent.state_dir / journal.dir"))
+            continue
+        stat = os.statvfs(directory)
+        free = stat.f_bavail * stat.f_frsize
+        needed = config.journal.max_bytes * (config.journal.keep_files + 1)
+        text = "{} writable, {:.0f} MB free".format(directory, free / 1e6)
+        if free < max(MIN_FREE_BYTES, needed):
+            checks.append(Check(label, FAIL, text + ", the journal needs {:.1f} MB".format(
+                needed / 1e6), "free space on bootflash (`dir bootflash:`, delete old images)"))
+        elif free < LOW_FREE_BYTES:
+            checks.append(Check(label, WARN, text, "free space on bootflash"))
+        else:
+            checks.append(Check(label, PASS, text))
+    return checks
+
+
+def check_pushgateway(config):
+    from guestagent.sinks import pushgateway
+    push = config.sinks.pushgateway
+    if push is None:
+        return Check("pushgateway", WARN, "no sinks.pushgateway: metrics stay in the journal",
+                     "set sinks.pushgateway.url")
+    url = push.url.rstrip("/") + "/-/healthy"
+    shown = pushgateway.redact(url)
+    try:
+        pushgateway._handler(push)(url, "GET", push.timeout_s, [], None)()
+    except Exception as exc:
+        reason = pushgateway.redact(getattr(exc, "reason", None) or exc)
+        return Check("pushgateway", FAIL, "{}: {}: {}".format(shown, type(exc).__name__, reason),
+                     "check the URL, the route from Guest Shell (VirtualPortGroup0 NAT), "
+                     "credentials and ca_file")
+    return Check("pushgateway", PASS, "{} answers".format(shown))
+
+
+def check_gps(config, device):
+    from guestagent.device import DeviceError
+    router = config.router
+    location = router.location
+    if location.latitude is not None and location.longitude is not None:
+        return Check("gps", PASS, "static location {:.5f}, {:.5f}{}".format(
+            location.latitude, location.longitude,
+            " ({})".format(location.name) if location.name else ""))
+    if not router.gps.enabled:
+        return Check("gps", WARN, "GPS disabled and no static location",
+                     "set router.location for a fixed site")
+    if device is None:
+        return Check("gps", SKIP, "no router to ask")
+    command = "show cellular {} gps".format(router.gps.slot)
+    try:
+        from guestagent import ios
+        parsed = ios.parser("show-cellular-gps")(device.execute(command))
+    except DeviceError as exc:
+        return Check("gps", WARN, "`{}` failed: {}".format(command, exc),
+                     "no cellular module with GNSS here: set router.location, or "
+                     "router.gps.enabled: false")
+    if parsed.get("has_fix"):
+        return Check("gps", PASS, "{} fix {:.5f}, {:.5f} ({} satellites)".format(
+            parsed.get("fix_type") or "", parsed["latitude"], parsed["longitude"],
+            parsed.get("satellites_in_view") or len(parsed.get("satellites") or []) or "?"))
+    return Check("gps", WARN, "no fix: GPS Status = {}".format(parsed.get("status") or "?"),
+                 "`controller Cellular {}` / `lte gps mode standalone` / `lte gps nmea`, reload "
+                 "the modem, check the GNSS antenna (active antennas need bias) and its sky "
+                 "view".format(router.gps.slot))
+
+
+def _parse(kind, text):
+    from guestagent import ios
+    if kind not in ios.PARSERS:
+        return None
+    try:
+        return ios.parser(kind)(text)
+    except Exception:
+        return None
+
+
+def check_ipsla(config, device):
+    from guestagent.device import DeviceError
+    if device is None:
+        return Check("ip sla", SKIP, "no router to ask")
+    try:
+        text = device.execute("show ip sla summary")
+        parsed = _parse("show-ip-sla-summary", text)
+    except DeviceError as exc:
+        text, parsed = None, None
+        failure = exc
+    if text is None or parsed is None:
+        try:
+            text = device.execute("show ip sla statistics")
+            parsed = _parse("show-ip-sla-statistics", text)
+        except DeviceError as exc:
+            failure = exc
+            return Check("ip sla", WARN, "cannot read IP SLA: {}".format(failure),
+                         "optional: configure IP SLA operations (eem/ip-sla-example.cfg)")
+    operations = (parsed or {}).get("operations") or {}
+    if not operations:
+        return Check("ip sla", WARN, "no IP SLA operation configured",
+                     "optional: configure IP SLA operations (eem/ip-sla-example.cfg)")
+    codes = []
+    for op_id in sorted(operations, key=lambda k: (len(k), k)):
+        codes.append("{} {}".format(op_id, operations[op_id].get("return_code") or "?"))
+    failing = [c for c in codes if not c.endswith(" OK")]
+    text = "{} operation(s): {}".format(len(operations), ", ".join(codes))
+    if failing:
+        return Check("ip sla", WARN, text, "operations not OK: see `show ip sla statistics`")
+    return Check("ip sla", PASS, text)
+
+
+def check_tracks(config, device):
+    from guestagent import eem
+    from guestagent.device import DeviceError
+    wanted = sorted(set(eem.settings(config).tracks or []))
+    if not wanted:
+        return Check("tracks", PASS, "no track applet configured (eem.tracks)")
+    if device is None:
+        return Check("tracks", SKIP, "no router to ask")
+    try:
+        parsed = _parse("show-track", device.execute("show track"))
+    except DeviceError as exc:
+        parsed, failure = None, exc
+        return Check("tracks", FAIL, "`show track` failed: {}".format(failure),
+                     "configure `track N ip sla N reachability` for eem.tracks")
+    if parsed is None:
+        return Check("tracks", WARN, "no `show track` parser in this version",
+                     "check `show track` by hand")
+    tracks = parsed.get("tracks") or {}
+    missing = [str(t) for t in wanted if str(t) not in tracks]
+    states = ", ".join("{} {}".format(t, tracks[str(t)].get("state") or "?")
+                       for t in wanted if str(t) in tracks)
+    if missing:
+        return Check("tracks", FAIL, "eem.tracks {} not on the router{}".format(
+            ", ".join(missing), " (present: " + states + ")" if states else ""),
+            "configure `track {0} ip sla {0} reachability` or drop it from eem.tracks".format(
+                missing[0]))
+    return Check("tracks", PASS, states)
+
+
+def check_applets(config, device):
+    from guestagent import eem
+    from guestagent.device import DeviceError
+    if device is None:
+        return Check("eem", SKIP, "no router to ask")
+    if device.kind == "simulated":
+        return Check("eem", SKIP, "simulated router: applets not checked")
+    try:
+        running = device.execute(eem.RUNNING_COMMAND)
+    except DeviceError as exc:
+        return Check("eem", WARN, "cannot read the running config: {}".format(exc),
+                     "check `show running-config | section event manager` by hand")
+    diff = eem.compare(config, running)
+    if diff["different"] or diff["stale"] or diff["session"] is False:
+        parts = []
+        if diff["different"]:
+            parts.append("differ from the config: " + ", ".join(diff["different"]))
+        if diff["stale"]:
+            parts.append("not in the config: " + ", ".join(diff["stale"]))
+        if diff["missing"]:
+            parts.append("missing: " + ", ".join(diff["missing"]))
+        if diff["session"] is False:
+            parts.append("no event manager session cli username")
+        return Check("eem", WARN, "; ".join(parts), "`guestagent eem apply`")
+    if diff["missing"] and not diff["matching"]:
+        return Check("eem", WARN, "no applet installed: nothing starts the agent",
+                     "`guestagent eem apply` (or install.sh --apply-eem)")
+    if diff["missing"]:
+        return Check("eem", WARN, "missing: " + ", ".join(diff["missing"]),
+                     "`guestagent eem apply`")
+    return Check("eem", PASS, "{} applet(s) match the config: {}".format(
+        len(diff["matching"]), ", ".join(diff["matching"])))
+
+
+def run_checks(config_path):
+    checks = [check_python()]
+    config, check = check_config(config_path)
+    checks.append(check)
+    if config is None:
+        return checks
+    checks.append(check_eem_timing(config))
+    device, check = open_device(config)
+    checks.append(check)
+    checks.append(check_program(
+        config, "ping", ["ping", "-c", "1", "-W", "1", "127.0.0.1"],
+        "`sudo yum install iputils` (or probe via: ios)",
+        "allow unprivileged ICMP: `sudo sysctl -w net.ipv4.ping_group_range='0 2147483647'` "
+        "or `sudo setcap cap_net_raw+ep $(command -v ping)`"))
+    checks.append(check_program(
+        config, "traceroute", ["traceroute", "-n", "-m", "1", "-q", "1", "-w", "1", "127.0.0.1"],
+        "`sudo yum install traceroute` (or path_discovery.via: ios)",
+        "check traceroute's permissions"))
+    checks.extend(check_state_dir(config))
+    checks.append(check_pushgateway(config))
+    checks.append(check_gps(config, device))
+    checks.append(check_ipsla(config, device))
+    checks.append(check_tracks(config, device))
+    checks.append(check_applets(config, device))
+    return checks
+
+
+def main(args):
+    checks = run_checks(args.config)
+    if args.json:
+        import json
+        sys.stdout.write(json.dumps([c.as_dict() for c in checks], indent=2) + "\n")
+    else:
+        for check in checks:
+            sys.stdout.write(check.line() + "\n")
+    failed = [c for c in checks if c.status == FAIL]
+    if not args.json:
+        sys.stdout.write("{} check(s): {} failed, {} warning(s)\n".format(
+            len(checks), len(failed), sum(1 for c in checks if c.status == WARN)))
+    return 1 if failed else 0

@@ -1,0 +1,263 @@
+"""`guestagent doctor`: one line per check, each failure mode reported with its fix."""
+
+import json
+import os
+import shutil
+import stat
+import sys
+import threading
+
+import pytest
+
+from guestagent import cli as command_line
+from tests.conftest import FIXTURES, ROOT
+
+FAKECLI = os.path.join(ROOT, "tests", "fakecli")
+EMBEDDED = os.path.join(ROOT, "guestagent", "device", "ir1101")
+
+BASE = """
+agent: {deadline_s: 14, state_dir: STATE}
+device: {kind: onbox}
+path_discovery: {enabled: true, toward: 127.0.0.1}
+targets: [{name: lo4, host: 127.0.0.1}]
+eem: {python: /opt/ga/bin/python3, tracks: [10]}
+"""
+
+
+@pytest.fixture
+def fake_cli(tmp_path, monkeypatch):
+    """The fake Guest Shell cli module importable in this process; returns its fixture dir."""
+    fixtures = tmp_path / "router"
+    shutil.copytree(EMBEDDED, str(fixtures))
+    monkeypatch.syspath_prepend(FAKECLI)
+    monkeypatch.setenv("FAKECLI_FIXTURES", str(fixtures))
+    monkeypatch.setenv("FAKECLI_LOG", str(tmp_path / "configure.log"))
+    sys.modules.pop("cli", None)
+    yield fixtures
+    sys.modules.pop("cli", None)
+
+
+def doctor(tmp_path, capsys, text=BASE, extra=""):
+    path = tmp_path / "config.yaml"
+    path.write_text((text + extra).replace("STATE", str(tmp_path / "state")))
+    code = command_line.main(["doctor", "-c", str(path), "--json"])
+    checks = json.loads(capsys.readouterr().out)
+    return code, dict((c["name"], c) for c in checks)
+
+
+def healthy_server(expect_auth=None):
+    from http.server import BaseHTTPRequestHandler, HTTPServer
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self):
+            ok = self.path == "/-/healthy" and (
+                expect_auth is None or self.headers.get("Authorization") == expect_auth)
+            self.send_response(200 if ok else 401)
+            self.end_headers()
+            self.wfile.write(b"OK" if ok else b"no")
+
+        def log_message(self, *args):
+            pass
+
+    server = HTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever)
+    thread.daemon = True
+    thread.start()
+    return server
+
+
+def test_all_pass_on_a_ready_router(tmp_path, capsys, fake_cli):
+    server = healthy_server()
+    try:
+        url = "http://127.0.0.1:{}".format(server.server_port)
+        extra = "sinks: {pushgateway: {url: '%s'}}\n" % url
+        path = tmp_path / "config.yaml"
+        path.write_text((BASE + extra).replace("STATE", str(tmp_path / "state")))
+        # The applets are in place (applied through the same fake cli).
+        assert command_line.main(["eem", "apply", "-c", str(path)]) == 0
+        capsys.readouterr()
+        code, checks = doctor(tmp_path, capsys, extra=extra)
+    finally:
+        server.shutdown()
+    failing = dict((n, c) for n, c in checks.items() if c["status"] not in ("PASS",))
+    # The machine is not an IR1101, and the simulated router's operation 40 times out.
+    assert set(failing) <= {"python", "ip sla"}, failing
+    assert checks["ip sla"]["message"] == "4 operation(s): 10 OK, 20 OK, 30 OK, 40 Timeout"
+    assert code == 0
+    assert checks["cli"]["message"].startswith("show clock: *")
+    assert checks["gps"]["message"] == "3D fix 44.39566, 8.93668 (6 satellites)"
+    assert checks["tracks"]["message"] == "10 up"
+    assert checks["eem"]["message"] == ("3 applet(s) match the config: QOE_TIMER, QOE_TRACK_10, "
+                                        "QOE_NOW")
+    assert checks["pushgateway"]["message"] == url + "/-/healthy answers"
+
+
+def test_the_text_output_is_one_line_per_check(tmp_path, capsys, fake_cli):
+    path = tmp_path / "config.yaml"
+    path.write_text(BASE.replace("STATE", str(tmp_path / "state")))
+    code = command_line.main(["doctor", "-c", str(path)])
+    lines = capsys.readouterr().out.splitlines()
+    assert code == 0  # warnings only (no Pushgateway, no applets)
+    assert [line[:4] for line in lines[:-1]] and all(
+        line[:4] in ("PASS", "WARN", "FAIL", "SKIP") for line in lines[:-1])
+    assert len(lines) == 14
+    assert "WARN  eem         no applet installed: nothing starts the agent -- fix: " \
+           "`guestagent eem apply`" in "\n".join(lines)
+    assert lines[-1].startswith("13 check(s): 0 failed")
+
+
+def test_no_cli_module(tmp_path, capsys):
+    sys.modules.pop("cli", None)
+    code, checks = doctor(tmp_path, capsys)
+    assert code == 1
+    assert checks["cli"]["status"] == "FAIL"
+    assert "cli module cannot be imported" in checks["cli"]["message"]
+    assert "guestshell run" in checks["cli"]["fix"]
+    # What needs the router is not checkable, and says so rather than failing again.
+    assert [checks[n]["status"] for n in ("gps", "ip sla", "tracks", "eem")] == ["SKIP"] * 4
+
+
+def test_cli_without_ios_session(tmp_path, capsys, fake_cli, monkeypatch):
+    monkeypatch.setenv("FAKECLI_BROKEN", "1")
+    code, checks = doctor(tmp_path, capsys)
+    assert code == 1
+    assert checks["cli"]["status"] == "FAIL"
+    assert "`show clock` through the cli module failed" in checks["cli"]["message"]
+    assert "Couldn't connect" in checks["cli"]["message"]
+
+
+def test_bad_config(tmp_path, capsys):
+    code, checks = doctor(tmp_path, capsys, extra="agent: {interval_s: -1}\n")
+    assert code == 1
+    assert checks["config"]["status"] == "FAIL"
+    assert "agent" in checks["config"]["message"]
+    assert "check-config" in checks["config"]["fix"]
+    assert list(checks) == ["python", "config"]
+
+
+def test_deadline_longer_than_maxrun_allows(tmp_path, capsys, fake_cli):
+    code, checks = doctor(tmp_path, capsys, BASE.replace(
+        "tracks: [10]}", "tracks: [10], maxrun_s: 15}"))
+    assert code == 1
+    assert checks["eem maxrun"]["status"] == "FAIL"
+    assert checks["eem maxrun"]["message"].startswith("agent.deadline_s 14 is more than 80% of "
+                                                      "eem.maxrun_s 15")
+    assert checks["eem maxrun"]["fix"] == ("set eem.maxrun_s to at least 20 or agent.deadline_s "
+                                           "to at most 10.5")
+
+
+def _program(directory, name, script):
+    path = os.path.join(str(directory), name)
+    with open(path, "w") as f:
+        f.write("#!/bin/sh\n" + script + "\n")
+    os.chmod(path, os.stat(path).st_mode | stat.S_IEXEC)
+
+
+def test_ping_not_permitted_and_traceroute_missing(tmp_path, capsys, fake_cli, monkeypatch):
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    _program(bin_dir, "ping", "echo 'ping: socket: Operation not permitted' >&2; exit 2")
+    monkeypatch.setenv("PATH", str(bin_dir))
+    code, checks = doctor(tmp_path, capsys)
+    assert code == 1
+    assert checks["ping"]["status"] == "FAIL"
+    assert checks["ping"]["message"].endswith("failed: ping: socket: Operation not permitted")
+    assert "ping_group_range" in checks["ping"]["fix"]
+    assert checks["traceroute"]["status"] == "FAIL"
+    assert checks["traceroute"]["message"] == "traceroute is not installed"
+
+
+def test_missing_tools_only_warn_when_nothing_needs_them(tmp_path, capsys, fake_cli, monkeypatch):
+    monkeypatch.setenv("PATH", str(tmp_path))
+    text = BASE.replace("enabled: true", "enabled: false").replace(
+        "host: 127.0.0.1}", "host: 127.0.0.1, via: ios}")
+    code, checks = doctor(tmp_path, capsys, text)
+    assert checks["ping"]["status"] == checks["traceroute"]["status"] == "WARN"
+    assert checks["ping"]["message"] == "ping is not installed (no test point needs it)"
+
+
+def test_state_directory_not_writable(tmp_path, capsys, fake_cli):
+    (tmp_path / "afile").write_text("x")
+    code, checks = doctor(tmp_path, capsys, BASE.replace("STATE", str(tmp_path / "afile" / "s")))
+    assert code == 1
+    assert checks["state dir"]["status"] == "FAIL"
+    assert "is not writable" in checks["state dir"]["message"]
+
+
+def test_pushgateway_unreachable_and_credentials_never_shown(tmp_path, capsys, fake_cli):
+    (tmp_path / "pw").write_text("s3cret-pw\n")
+    extra = ("sinks: {pushgateway: {url: 'http://127.0.0.1:9', username: fleet, "
+             "password_file: '%s'}}\n" % (tmp_path / "pw"))
+    code, checks = doctor(tmp_path, capsys, extra=extra)
+    assert code == 1
+    assert checks["pushgateway"]["status"] == "FAIL"
+    assert checks["pushgateway"]["message"].startswith("http://127.0.0.1:9/-/healthy: URLError")
+    assert "s3cret" not in json.dumps(checks)
+
+
+def test_pushgateway_with_basic_auth(tmp_path, capsys, fake_cli):
+    import base64
+    auth = "Basic " + base64.b64encode(b"fleet:s3cret-pw").decode()
+    server = healthy_server(expect_auth=auth)
+    try:
+        extra = ("sinks: {pushgateway: {url: 'http://127.0.0.1:%d', "
+                 "username: fleet, password: s3cret-pw}}\n" % server.server_port)
+        code, checks = doctor(tmp_path, capsys, extra=extra)
+    finally:
+        server.shutdown()
+    assert checks["pushgateway"]["status"] == "PASS"
+    assert checks["pushgateway"]["message"] == "http://127.0.0.1:{}/-/healthy answers".format(
+        server.server_port)
+    assert "s3cret" not in json.dumps(checks)
+
+
+def test_gps_without_fix(tmp_path, capsys, fake_cli):
+    for name in os.listdir(str(fake_cli)):
+        if name.startswith("show_cellular_0-1-0_gps"):
+            os.remove(str(fake_cli / name))
+    shutil.copy(os.path.join(FIXTURES, "show_cellular_gps", "serial-terminal-app-capture__1.txt"),
+                str(fake_cli / "show_cellular_0-1-0_gps__serial-terminal-app-capture-1.txt"))
+    code, checks = doctor(tmp_path, capsys)
+    assert checks["gps"]["status"] == "WARN"
+    assert checks["gps"]["message"] == "no fix: GPS Status = GPS acquiring"
+    assert "lte gps mode standalone" in checks["gps"]["fix"]
+
+
+def test_no_cellular_module_and_no_ip_sla(tmp_path, capsys, fake_cli):
+    for name in os.listdir(str(fake_cli)):
+        if name.startswith(("show_cellular", "show_ip_sla", "show_track")):
+            os.remove(str(fake_cli / name))
+    code, checks = doctor(tmp_path, capsys)
+    assert checks["gps"]["status"] == "WARN"
+    assert "set router.location" in checks["gps"]["fix"]
+    assert checks["ip sla"]["status"] == "WARN"
+    assert checks["tracks"]["status"] == "FAIL"
+    assert code == 1
+
+
+def test_static_location_needs_no_gps(tmp_path, capsys, fake_cli):
+    code, checks = doctor(tmp_path, capsys, extra=(
+        "router: {location: {latitude: 44.4, longitude: 8.9, name: depot}}\n"))
+    assert checks["gps"] == {"name": "gps", "status": "PASS", "fix": None,
+                             "message": "static location 44.40000, 8.90000 (depot)"}
+
+
+def test_track_missing(tmp_path, capsys, fake_cli):
+    code, checks = doctor(tmp_path, capsys, BASE.replace("[10]", "[10, 99]"))
+    assert code == 1
+    assert checks["tracks"]["status"] == "FAIL"
+    assert checks["tracks"]["message"].startswith("eem.tracks 99 not on the router (present: 10 ")
+    assert checks["tracks"]["fix"].startswith("configure `track 99 ip sla 99 reachability`")
+
+
+def test_applets_that_differ_from_the_config(tmp_path, capsys, fake_cli):
+    path = tmp_path / "config.yaml"
+    path.write_text(BASE.replace("STATE", str(tmp_path / "state")))
+    assert command_line.main(["eem", "apply", "-c", str(path)]) == 0
+    capsys.readouterr()
+    code, checks = doctor(tmp_path, capsys, BASE.replace("deadline_s: 14", "deadline_s: 20")
+                          .replace("tracks: [10]", "tracks: []"))
+    assert checks["eem"]["status"] == "WARN"
+    assert checks["eem"]["message"] == ("differ from the config: QOE_TIMER, QOE_NOW; "
+                                        "not in the config: QOE_TRACK_10")
+    assert checks["eem"]["fix"] == "`guestagent eem apply`"
