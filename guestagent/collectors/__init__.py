@@ -10,6 +10,7 @@ COLLECTORS = {
     "ipsla": "guestagent.collectors.ipsla",
     "location": "guestagent.collectors.location",
     "cellular": "guestagent.collectors.cellular",
+    "interfaces": "guestagent.collectors.interfaces",
 }
 
 

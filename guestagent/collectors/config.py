@@ -5,6 +5,7 @@ router:
   ipsla: {enabled: true, details: false, operations: [10, 20]}
   cellular: {enabled: true, slots: ["0/1/0"]}
   gps: {enabled: true, slot: "0/1/0"}
+  interfaces: {enabled: true, names: [Cellular0/1/0, GigabitEthernet0/0/0]}
   location: {latitude: 44.3957, longitude: 8.9367, altitude_m: 57}   # fixed sites
 ```
 """
@@ -36,6 +37,12 @@ SCHEMA = Section({
                     pattern=SLOT_PATTERN),
         "max_age_s": Num(None, "a fix older than this (by its GPS timestamp) is not used; "
                                "default: no limit", above=0),
+    }, default={}),
+    "interfaces": Section({
+        "enabled": Bool(True, "read `show interfaces` for utilization (in/out bits over bandwidth)"),
+        "names": ListOf(Str(), None, "only these interfaces (e.g. Cellular0/1/0, "
+                        "GigabitEthernet0/0/0); default: every interface that is up",
+                        single_ok=True),
     }, default={}),
     "location": Section({
         "latitude": Num(None, "static latitude, decimal degrees (fixed sites, or no fix)",
