@@ -34,7 +34,8 @@ def embedded():
 def test_registered_by_report_key():
     assert collectors.COLLECTORS == {"ipsla": "guestagent.collectors.ipsla",
                                      "location": "guestagent.collectors.location",
-                                     "cellular": "guestagent.collectors.cellular"}
+                                     "cellular": "guestagent.collectors.cellular",
+                                     "interfaces": "guestagent.collectors.interfaces"}
 
 
 # -- IP SLA ---------------------------------------------------------------------------------
