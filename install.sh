@@ -1,9 +1,16 @@
 #!/usr/bin/env bash
 # guestagent installer.
 #   ./install.sh --dev    set up a development machine (Debian): system tools, .venv, test tools
-# Guest Shell installation (offline, from the bundle) is described in README.md.
+#
+# Inside Guest Shell, from an unpacked bundle (`make bundle`; docs/deploy.md):
+#   ./install.sh [--prefix DIR] [--python PY] [--apply-eem] [--no-doctor] [--wheels DIR]
+#   ./install.sh --uninstall [--purge] [--prefix DIR]
+# Offline: everything comes from the bundle's wheels/. Idempotent; an upgrade keeps the config,
+# the state and the journal.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
+
+DEFAULT_PREFIX=/bootflash/guest-share/guestagent
 
 dev_setup() {
   # The real components the tests start: Pushgateway, VictoriaMetrics, Prometheus/promtool, ping,
@@ -24,7 +31,210 @@ dev_setup() {
   echo "development environment ready: $here/.venv"
 }
 
-case "${1:-}" in
-  --dev) dev_setup ;;
-  *) echo "usage: $0 --dev" >&2; exit 2 ;;
+usage() {
+  cat >&2 <<EOF
+usage: $0 --dev
+       $0 [--prefix DIR] [--python PY] [--apply-eem] [--no-doctor] [--wheels DIR]
+       $0 --uninstall [--purge] [--prefix DIR]
+
+  --prefix DIR   where code, config, state and journal go (default $DEFAULT_PREFIX)
+  --python PY    the Python 3.6+ that runs the agent (default python3)
+  --apply-eem    add the EEM applets that start the agent (guestagent eem apply)
+  --no-doctor    do not run guestagent doctor after installing
+  --wheels DIR   also take wheels from DIR and install on a machine that is not aarch64
+                 (tests: the bundle's aarch64 PyYAML cannot install on x86_64)
+  --uninstall    remove the applets and the code; keep config, state and journal
+  --purge        with --uninstall: remove config, state and journal too
+EOF
+  exit 2
+}
+
+say() { echo "== $*"; }
+die() { echo "install.sh: $*" >&2; exit 1; }
+
+prefix=$DEFAULT_PREFIX
+python=python3
+action=install
+apply_eem=0
+doctor=1
+purge=0
+extra_wheels=""
+
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --dev) dev_setup; exit 0 ;;
+    --prefix) [ $# -ge 2 ] || usage; prefix=$2; shift ;;
+    --python) [ $# -ge 2 ] || usage; python=$2; shift ;;
+    --wheels) [ $# -ge 2 ] || usage; extra_wheels=$(cd "$2" && pwd); shift ;;
+    --apply-eem) apply_eem=1 ;;
+    --no-doctor) doctor=0 ;;
+    --uninstall) action=uninstall ;;
+    --purge) purge=1 ;;
+    -h|--help) usage ;;
+    *) echo "install.sh: unknown option $1" >&2; usage ;;
+  esac
+  shift
+done
+
+prefix=${prefix%/}
+venv=$prefix/venv
+config=$prefix/config.yaml
+agent="$venv/bin/python3 -m guestagent"
+
+check_python() {
+  command -v "$python" >/dev/null 2>&1 || die "$python not found (Guest Shell of IOS XE 17.x has python3)"
+  "$python" -c 'import sys; sys.exit(0 if sys.version_info[:2] >= (3, 6) else 1)' ||
+    die "$("$python" --version 2>&1) is too old: guestagent needs Python 3.6 or later (IOS XE 17.x Guest Shell)"
+  "$python" -c 'import venv' 2>/dev/null || die "$python has no venv module"
+}
+
+check_platform() {
+  local machine
+  machine=$(uname -m)
+  if [ "$machine" != "aarch64" ] && [ -z "$extra_wheels" ]; then
+    die "the bundle's wheels are for aarch64 (IR1101 Guest Shell) and this is $machine; to try it here, give --wheels DIR holding wheels of PyYAML for this machine"
+  fi
+  if [ "$prefix" = "$DEFAULT_PREFIX" ] && [ ! -d /bootflash/guest-share ]; then
+    die "/bootflash/guest-share is missing: not Guest Shell? (--prefix DIR installs elsewhere)"
+  fi
+}
+
+verify_manifest() {
+  [ -f "$here/MANIFEST.sha256" ] ||
+    die "no MANIFEST.sha256 next to install.sh: run it from an unpacked bundle (make bundle)"
+  if command -v sha256sum >/dev/null 2>&1; then
+    (cd "$here" && sha256sum --check --quiet --strict MANIFEST.sha256) ||
+      die "the bundle is damaged (checksums above differ): copy it to bootflash again"
+  else
+    (cd "$here" && "$python" - <<'EOF'
+import hashlib, sys
+bad = 0
+for line in open("MANIFEST.sha256"):
+    digest, path = line.rstrip("\n").split("  ", 1)
+    try:
+        with open(path, "rb") as f:
+            ok = hashlib.sha256(f.read()).hexdigest() == digest
+    except IOError:
+        ok = False
+    if not ok:
+        print(path + ": FAILED")
+        bad += 1
+sys.exit(1 if bad else 0)
+EOF
+    ) || die "the bundle is damaged (checksums above differ): copy it to bootflash again"
+  fi
+  say "bundle checksums verified"
+}
+
+make_venv() {
+  local want have
+  want=$("$python" -c 'import sys; print("%d.%d" % sys.version_info[:2])')
+  if [ -x "$venv/bin/python3" ]; then
+    have=$("$venv/bin/python3" -c 'import sys; print("%d.%d" % sys.version_info[:2])' 2>/dev/null || true)
+    if [ "$have" = "$want" ]; then
+      say "reusing $venv (Python $have)"
+      return
+    fi
+    say "recreating $venv (Python ${have:-broken} -> $want)"
+    rm -rf "$venv"
+  fi
+  # No pip inside: the bundle's pip wheel does the installing (Guest Shell's own pip is too old
+  # for manylinux2014 wheels). A file system without symlinks gets copies.
+  if ! "$python" -m venv --without-pip "$venv" 2>/dev/null; then
+    rm -rf "$venv"
+    "$python" -m venv --without-pip --copies "$venv" || die "cannot create a venv in $venv"
+  fi
+  say "created $venv"
+}
+
+install_wheels() {
+  local pip_wheel agent_wheel version
+  pip_wheel=$(ls "$here"/wheels/pip-*.whl 2>/dev/null | head -n 1)
+  agent_wheel=$(ls "$here"/wheels/guestagent-*.whl 2>/dev/null | head -n 1)
+  [ -n "$pip_wheel" ] && [ -n "$agent_wheel" ] || die "wheels/ lacks pip or guestagent"
+  version=${agent_wheel##*/guestagent-}
+  version=${version%%-*}
+  local links=(--find-links "$here/wheels")
+  [ -z "$extra_wheels" ] || links+=(--find-links "$extra_wheels")
+  # --force-reinstall: an upgrade (or a rebuilt bundle of the same version) replaces the code.
+  # No pip.conf or PIP_* variable of this machine may add an index or other wheels.
+  env -u PIP_FIND_LINKS -u PIP_INDEX_URL -u PIP_EXTRA_INDEX_URL -u PIP_NO_INDEX \
+    -u PIP_CONSTRAINT -u PIP_REQUIREMENT PIP_CONFIG_FILE=/dev/null \
+    "$venv/bin/python3" "$pip_wheel/pip" install --quiet --no-index --no-cache-dir \
+    --disable-pip-version-check "${links[@]}" -c "$here/constraints.txt" \
+    --upgrade --force-reinstall "guestagent==$version" ||
+    die "pip could not install guestagent $version from $here/wheels"
+  say "installed guestagent $version into $venv"
+}
+
+make_layout() {
+  mkdir -p "$prefix/state" "$prefix/journal"
+  chmod 750 "$prefix/state" "$prefix/journal"
+  if [ -e "$config" ]; then
+    say "keeping $config"
+    return
+  fi
+  local example=$here/examples/router.yaml
+  [ -f "$example" ] || die "no examples/router.yaml in the bundle"
+  (
+    umask 077
+    if [ "$prefix" = "$DEFAULT_PREFIX" ]; then
+      cp "$example" "$config.new"
+    else
+      # Elsewhere (a lab, a test): the example's paths follow the prefix, and so do the applets.
+      sed "s#$DEFAULT_PREFIX#$prefix#g" "$example" >"$config.new"
+      if ! grep -q '^eem:' "$config.new"; then
+        printf 'eem:\n  python: %s\n' "$venv/bin/python3" >>"$config.new"
+      fi
+    fi
+    chmod 600 "$config.new"
+    mv "$config.new" "$config"
+  )
+  say "created $config from examples/router.yaml (mode 0600): put your test points and Pushgateway in it"
+}
+
+install() {
+  check_python
+  check_platform
+  verify_manifest
+  mkdir -p "$prefix"
+  make_venv
+  install_wheels
+  make_layout
+  local status=0
+  if [ "$doctor" -eq 1 ]; then
+    say "guestagent doctor"
+    if ! $agent doctor -c "$config"; then
+      echo "install.sh: doctor found problems: fix them, then run: $agent doctor -c $config"
+    fi
+  fi
+  if [ "$apply_eem" -eq 1 ]; then
+    say "EEM applets"
+    $agent eem apply -c "$config" || status=1
+  fi
+  say "done: $venv/bin/guestagent ($agent status -c $config)"
+  return $status
+}
+
+uninstall() {
+  if [ -x "$venv/bin/python3" ] && [ -f "$config" ]; then
+    say "removing the EEM applets"
+    $agent eem remove -c "$config" ||
+      echo "install.sh: the applets could not be removed here (run inside Guest Shell from IOS, or in IOS: $agent eem render -c $config shows their names)" >&2
+  fi
+  rm -rf "$venv"
+  say "removed $venv"
+  if [ "$purge" -eq 1 ]; then
+    rm -rf "$prefix/state" "$prefix/journal"
+    rm -f "$config"
+    rmdir "$prefix" 2>/dev/null || say "kept $prefix (it holds other files)"
+    say "purged config, state and journal"
+  else
+    say "kept $config, $prefix/state and $prefix/journal (--purge removes them)"
+  fi
+}
+
+case "$action" in
+  install) install ;;
+  uninstall) uninstall ;;
 esac
