@@ -246,3 +246,26 @@ def test_journal_verdicts_equal_the_cycles_verdicts(tmp_path):
             assert a["within"].get(column) == b["within"].get(column), (a, b, column)
             judged += a["within"].get(column) is not None
     assert judged > 900
+
+
+def test_long_outage_that_began_before_the_loaded_history(tmp_path, capsys):
+    """From the store, a report loads only the samples that can matter, yet an outage that
+    began days before its window is shown with its real start."""
+    path = tmp_path / "config.yaml"
+    path.write_text("agent: {state_dir: %s, interval_s: 3600}\n" % (tmp_path / "state"))
+    config = config_module.load(str(path))
+    for hour in range(96):
+        ts = DAY + hour * 3600
+        down = 12 <= hour < 84
+        report = {"cycle": {"id": "h%d" % hour, "started_ts": ts},
+                  "probes": [icmp("edge", ts, 0 if down else 10)]}
+        sla.update(config, report)
+        journal.append(str(tmp_path / "journal"), dumps(report), 10 ** 6, 5)
+    window = ["--from", "2026-11-23T00:00", "--to", "2026-11-23T06:00"]
+    for source in ([], ["--journal", str(tmp_path / "journal")]):
+        code, out = run(sla_command, ["-c", str(path), "--json"] + window + source, capsys)
+        period = json.loads(out)["targets"][0]["periods"][0]
+        assert period["availability"] == 0.0
+        outage = period["outages"]["list"][0]
+        assert outage["start_ts"] == DAY + 12 * 3600 and outage["end_ts"] == DAY + 84 * 3600
+        assert outage["in_window_s"] == 6 * 3600 and outage["duration_s"] == 72 * 3600

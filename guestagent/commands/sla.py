@@ -103,13 +103,13 @@ def main(args):
         except Exception as exc:
             sys.stderr.write("guestagent sla: cannot open {}: {}\n".format(path, exc))
             return EXIT_USAGE
-        try:
-            by_target = report.records_from_store(store, end)
-        finally:
-            store.close()
         source = "state " + path
-    data = report.build(by_target, sla_config, interval_s, start, end, by=args.by,
-                        targets=args.target, groups=args.group)
+    try:
+        data = report.build(by_target if args.journal else store, sla_config, interval_s,
+                            start, end, by=args.by, targets=args.target, groups=args.group)
+    finally:
+        if not args.journal:
+            store.close()
     data["source"] = source
     data["skipped_lines"] = len(skipped)
     if args.json:

@@ -232,7 +232,11 @@ def quantile_linear(ordered, p):
 
 def baseline(values, floor_abs, floor_rel, min_samples):
     """B = median, S = max(Q3 - Q1, floor_abs, floor_rel x B) of the valid values of the window."""
-    ordered = sorted(v for v in values if v is not None)
+    return baseline_of_sorted(sorted(v for v in values if v is not None), floor_abs, floor_rel,
+                              min_samples)
+
+
+def baseline_of_sorted(ordered, floor_abs, floor_rel, min_samples):
     if not ordered:
         return None
     b = quality.median(ordered)
@@ -266,6 +270,24 @@ def fa(records, column, start_ts=None, end_ts=None):
 
 def _inside(ts, start_ts, end_ts):
     return (start_ts is None or ts >= start_ts) and (end_ts is None or ts < end_ts)
+
+
+def baselines_at(records, column, ends, th):
+    """B and S of the trailing window ending at each of `ends` (increasing): one sorted window
+    slid forward, not one sort per end (a report by hour over a quarter has 2200 ends)."""
+    points = sorted((r["ts"], r["values"][column]) for r in records
+                    if not r["error"] and r["values"].get(column) is not None)
+    ordered, out = [], []
+    lo = hi = 0
+    for end in ends:
+        while hi < len(points) and points[hi][0] < end:
+            bisect.insort(ordered, points[hi][1])
+            hi += 1
+        while lo < hi and points[lo][0] < end - th.window_s:
+            del ordered[bisect.bisect_left(ordered, points[lo][1])]
+            lo += 1
+        out.append(baseline_of_sorted(ordered, th.floor_abs, th.floor_rel, th.min_samples))
+    return out
 
 
 def needs_refresh(cached, ts, refresh_s):
@@ -332,27 +354,53 @@ def group_segments(member_records, interval_s, mode="all", start_ts=None, end_ts
     """
     intervals = []
     for records in member_records.values():
-        for record, span in spans(records, interval_s, end_ts):
-            if record["error"] or span <= 0:
-                continue
-            lo, hi = record["ts"], record["ts"] + span
-            if start_ts is not None:
-                lo = max(lo, start_ts)
-            if end_ts is not None:
-                hi = min(hi, end_ts)
-            if hi > lo:
-                intervals.append((lo, hi, bool(record["available"])))
-    points = sorted(set([i[0] for i in intervals] + [i[1] for i in intervals]))
-    segments = []
-    for lo, hi in zip(points, points[1:]):
-        states = [a for (s, e, a) in intervals if s <= lo and e >= hi]
-        if not states:
+        intervals.extend(member_intervals(records, interval_s, start_ts, end_ts))
+    return segments_of(intervals, mode)
+
+
+def member_intervals(records, interval_s, start_ts=None, end_ts=None):
+    """(start, end, available) of the time each valid sample of one member stands for."""
+    out = []
+    for record, span in spans(records, interval_s, end_ts):
+        if record["error"] or span <= 0:
             continue
-        up = all(states) if mode == "all" else any(states)
-        if segments and segments[-1][1] == lo and segments[-1][2] == up:
-            segments[-1] = (segments[-1][0], hi, up)
+        lo, hi = record["ts"], record["ts"] + span
+        if start_ts is not None:
+            lo = max(lo, start_ts)
+        if end_ts is not None:
+            hi = min(hi, end_ts)
+        if hi > lo:
+            out.append((lo, hi, bool(record["available"])))
+    return out
+
+
+def segments_of(intervals, mode="all"):
+    """Sweep over members' intervals: counts of known and of available members between
+    consecutive boundaries give the group's state (n log n, for months of samples)."""
+    events = []
+    for lo, hi, up in intervals:
+        events.append((lo, 1, up))
+        events.append((hi, -1, up))
+    events.sort(key=lambda e: e[0])
+    segments = []
+    known = available = 0
+    i = 0
+    while i < len(events):
+        t = events[i][0]
+        while i < len(events) and events[i][0] == t:
+            _, delta, up = events[i]
+            known += delta
+            if up:
+                available += delta
+            i += 1
+        if known <= 0 or i >= len(events):
+            continue
+        nxt = events[i][0]
+        up = (available == known) if mode == "all" else (available > 0)
+        if segments and segments[-1][1] == t and segments[-1][2] == up:
+            segments[-1] = (segments[-1][0], nxt, up)
         else:
-            segments.append((lo, hi, up))
+            segments.append((t, nxt, up))
     return segments
 
 
@@ -419,13 +467,14 @@ def day_start(ts):
 
 # -- a window's summary ----------------------------------------------------------------------------
 def summarize(records, interval_s, cfg, start_ts=None, end_ts=None, history=None,
-              baseline_records=None):
+              baseline_records=None, baselines=None):
     """Everything the SLA report shows for one test point over [start_ts, end_ts).
 
     `records` are the point's records in order (they may begin before start_ts: a sample just
     before the window stands for time inside it, and earlier samples settle outage state).
     `history` (optional) is the list of outages already computed over the whole record list;
-    `baseline_records` (optional) the records to take the baseline window from (default: records).
+    `baseline_records` (optional) the records to take the baseline window from (default: records);
+    `baselines` (optional) {metric: baseline} already computed at end_ts (`baselines_at`).
     """
     inside = [r for r in records if _inside(r["ts"], start_ts, end_ts) and not r["error"]]
     avail = availability(records, interval_s, start_ts, end_ts)
@@ -458,6 +507,9 @@ def summarize(records, interval_s, cfg, start_ts=None, end_ts=None, history=None
     until = end_ts if end_ts is not None else (records[-1]["ts"] + 1 if records else None)
     for name, column in metrics_of(kind):
         out["fa"][name] = fa(records, column, start_ts, end_ts)
+        if baselines is not None:
+            out["baseline"][name] = baselines.get(name)
+            continue
         th = Thresholds(column, cfg)
         source = records if baseline_records is None else baseline_records
         window = [r["values"][column] for r in source if not r["error"] and until is not None

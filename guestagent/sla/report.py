@@ -32,6 +32,7 @@ def records_from_journal(journal_dir, sla_config, interval_s, skipped=None):
 
 
 def records_from_store(store, until_ts=None):
+    """{target: all its records} from the store (tests; the command loads point by point)."""
     by_target = {}
     for point in store.points():
         records = store.records(point, None, until_ts)
@@ -40,15 +41,73 @@ def records_from_store(store, until_ts=None):
     return by_target
 
 
-def select(by_target, sla_config, targets=None, groups=None):
+class MemorySource(object):
+    """Records already in memory (the journal's): outages are computed from them."""
+
+    def __init__(self, by_target):
+        self.by_target = by_target
+
+    def meta(self):
+        return dict((name, {"role": recs[-1]["role"], "groups": recs[-1]["groups"],
+                            "kind": recs[-1]["kind"]})
+                    for name, recs in self.by_target.items() if recs)
+
+    def records(self, name, since_ts, until_ts):
+        return self.by_target.get(name) or []
+
+    def outages(self, name, records, cfg, end_ts):
+        return engine.outages(records, cfg["outage_min_s"], cfg["restore_min_s"], end_ts)
+
+
+class StoreSource(object):
+    """The state store, read one test point at a time (a quarter of 5-minute samples for ten
+    test points would not fit the Guest Shell's memory at once). Outages come from the store's
+    outage table: as the cycles detected them, including those that began before the samples
+    loaded."""
+
+    def __init__(self, store):
+        self.store = store
+        self.points = dict((p["name"], p) for p in store.points())
+
+    def meta(self):
+        return dict((name, {"role": p["role"], "groups": p["groups"], "kind": p["kind"]})
+                    for name, p in self.points.items())
+
+    def records(self, name, since_ts, until_ts):
+        return self.store.records(self.points[name], since_ts, until_ts)
+
+    def outages(self, name, records, cfg, end_ts):
+        out = []
+        for row in self.store.outages(self.points[name]["id"]):
+            if end_ts is not None and row["start_ts"] >= end_ts:
+                continue
+            outage = {"start_ts": row["start_ts"], "end_ts": row["end_ts"]}
+            if row["end_ts"] is not None:  # its real end, even after the window
+                outage["duration_s"] = max(0.0, row["end_ts"] - row["start_ts"])
+            else:
+                until = end_ts if end_ts is not None else (records[-1]["ts"] if records
+                                                           else row["start_ts"])
+                outage["duration_so_far_s"] = max(0.0, until - row["start_ts"])
+            out.append(outage)
+        return out
+
+
+def source_of(data):
+    """A source from a store, or from {target: records}."""
+    if isinstance(data, dict):
+        return MemorySource(data)
+    if isinstance(data, (MemorySource, StoreSource)):
+        return data
+    return StoreSource(data)
+
+
+def select(meta, sla_config, targets=None, groups=None):
     """(target names, {group name: (mode, members)}) chosen by --target/--group (all: none given)."""
     from guestagent.sla import apply
-    meta = dict((name, {"role": recs[-1]["role"], "groups": recs[-1]["groups"]})
-                for name, recs in by_target.items())
     all_groups = apply.group_members(sla_config, meta)
     if not targets and not groups:
-        return sorted(by_target), all_groups
-    chosen_targets = [t for t in (targets or []) if t in by_target]
+        return sorted(meta), all_groups
+    chosen_targets = [t for t in (targets or []) if t in meta]
     chosen_groups = {}
     for name in groups or []:
         for key in (name, "role:" + name):
@@ -58,44 +117,82 @@ def select(by_target, sla_config, targets=None, groups=None):
     return chosen_targets, chosen_groups
 
 
-def build(by_target, sla_config, interval_s, start_ts, end_ts, by=None, targets=None,
+def build(data, sla_config, interval_s, start_ts, end_ts, by=None, targets=None,
           groups=None):
-    """The report: {"from", "to", "by", "targets": [...], "groups": [...], "missing": [...]}."""
-    names, chosen_groups = select(by_target, sla_config, targets, groups)
+    """The report: {"from", "to", "by", "targets": [...], "groups": [...], "missing": [...]}.
+
+    `data`: a Store, or {target: records} (the journal's)."""
+    source = source_of(data)
+    meta = source.meta()
+    names, chosen_groups = select(meta, sla_config, targets, groups)
     periods = engine.buckets(start_ts, end_ts, by) if by else [(None, start_ts, end_ts)]
     out = {"from_ts": start_ts, "to_ts": end_ts, "from": _iso(start_ts), "to": _iso(end_ts),
            "by": by, "interval_s": interval_s, "targets": [], "groups": [],
-           "missing": sorted(set(targets or []) - set(by_target))}
+           "missing": sorted(set(targets or []) - set(meta))}
     for name in names:
-        records = by_target[name]
         cfg = sla_config_module.effective(sla_config, interval_s, name)
-        history = engine.outages(records, cfg["outage_min_s"], cfg["restore_min_s"], end_ts)
-        entry = {"name": name, "role": records[-1]["role"], "kind": records[-1]["kind"],
+        window_s = cfg["baseline_window_days"] * 86400.0
+        # what can matter: the window and a baseline window (plus a day) before it
+        records = source.records(name, start_ts - window_s - 86400.0, end_ts)
+        history = source.outages(name, records, cfg, end_ts)
+        entry = {"name": name, "role": meta[name]["role"], "kind": meta[name]["kind"],
                  "periods": []}
         running_max = engine.running_max_ts(records)
-        window_s = cfg["baseline_window_days"] * 86400.0
-        for label, lo, hi in periods:
+        ends = [hi for _, _, hi in periods]
+        baselines = dict((metric, engine.baselines_at(records, column, ends,
+                                                      engine.Thresholds(column, cfg)))
+                         for metric, column in engine.metrics_of(meta[name]["kind"]))
+        for index, (label, lo, hi) in enumerate(periods):
             summary = engine.summarize(
                 engine.slice_window(records, running_max, lo, hi, 2 * interval_s), interval_s,
                 cfg, lo, hi, history=history,
-                baseline_records=engine.slice_window(records, running_max, hi - window_s, hi))
+                baselines=dict((metric, values[index]) for metric, values in baselines.items()))
             summary["period"] = label
             entry["periods"].append(summary)
         out["targets"].append(entry)
     for name, (mode, members) in sorted(chosen_groups.items()):
-        present = dict((m, by_target[m]) for m in members if m in by_target)
-        group_cfg = (sla_config.get("groups") or {}).get(name) or {}
-        outage_min_s = _first(group_cfg.get("outage_min_s"), sla_config["outage_min_s"])
-        restore_min_s = _first(group_cfg.get("restore_min_s"), sla_config["restore_min_s"])
-        segments = engine.group_segments(present, interval_s, mode, None, end_ts)
-        history = engine.outages(engine.group_records(segments), outage_min_s, restore_min_s,
-                                 end_ts)
-        entry = {"name": name, "mode": mode, "members": members, "periods": []}
-        for label, lo, hi in periods:
-            entry["periods"].append(_group_period(present, segments, history, interval_s,
-                                                  sla_config, label, lo, hi))
-        out["groups"].append(entry)
+        out["groups"].append(_group(source, name, mode, members, meta, sla_config, interval_s,
+                                    start_ts, end_ts, periods))
     return out
+
+
+def _group(source, name, mode, members, meta, sla_config, interval_s, start_ts, end_ts,
+           periods):
+    """A group's entry; members are read one at a time and reduced to their time intervals and
+    pooled values, so a group of many test points over months stays small in memory."""
+    import bisect
+    group_cfg = (sla_config.get("groups") or {}).get(name) or {}
+    outage_min_s = _first(group_cfg.get("outage_min_s"), sla_config["outage_min_s"])
+    restore_min_s = _first(group_cfg.get("restore_min_s"), sla_config["restore_min_s"])
+    starts = [lo for _, lo, _ in periods]
+    pooled = [{"delays": [], "sent": 0, "received": 0, "n": 0, "nb": 0} for _ in periods]
+    intervals = []
+    for member in members:
+        if member not in meta:
+            continue
+        records = source.records(member, start_ts - 86400.0, end_ts)
+        intervals.extend(engine.member_intervals(records, interval_s, None, end_ts))
+        for record in records:
+            if record["error"] or not start_ts <= record["ts"] < end_ts:
+                continue
+            acc = pooled[bisect.bisect_right(starts, record["ts"]) - 1]
+            if record["values"].get("delay_ms") is not None:
+                acc["delays"].append(record["values"]["delay_ms"])
+            if record["sent"]:
+                acc["sent"] += record["sent"]
+                acc["received"] += record["received"] or 0
+            verdict = (record.get("within") or {}).get("delay_ms")
+            if verdict is not None:
+                acc["n"] += 1
+                acc["nb"] += 1 if verdict else 0
+        del records
+    segments = engine.segments_of(intervals, mode)
+    del intervals
+    history = engine.outages(engine.group_records(segments), outage_min_s, restore_min_s, end_ts)
+    entry = {"name": name, "mode": mode, "members": members, "periods": []}
+    for (label, lo, hi), acc in zip(periods, pooled):
+        entry["periods"].append(_group_period(segments, history, acc, label, lo, hi))
+    return entry
 
 
 def _first(*values):
@@ -105,26 +202,14 @@ def _first(*values):
     return None
 
 
-def _group_period(present, segments, history, interval_s, sla_config, label, lo, hi):
+def _group_period(segments, history, acc, label, lo, hi):
     inside = [(max(s, lo), min(e, hi), up) for s, e, up in segments if e > lo and s < hi]
     avail = engine.group_availability(inside)
     clipped = engine.clip_outages(history, lo, hi)
     between = engine.time_between_outages([o for o in clipped if o["start_ts"] >= lo])
+    delays, sent, received, n, nb = (acc["delays"], acc["sent"], acc["received"], acc["n"],
+                                     acc["nb"])
     # Performance pooled over the members' samples (never a mean of the members' means).
-    delays, sent, received, n, nb = [], 0, 0, 0, 0
-    for name, records in present.items():
-        for record in records:
-            if record["error"] or not lo <= record["ts"] < hi:
-                continue
-            if record["values"].get("delay_ms") is not None:
-                delays.append(record["values"]["delay_ms"])
-            if record["sent"]:
-                sent += record["sent"]
-                received += record["received"] or 0
-            verdict = record["within"].get("delay_ms")
-            if verdict is not None:
-                n += 1
-                nb += 1 if verdict else 0
     return {
         "period": label, "availability": avail["availability"], "known_s": avail["known_s"],
         "available_s": avail["available_s"],
