@@ -327,7 +327,7 @@ def test_full_disk_keeps_the_previous_state_and_the_cycle_goes_on(tmp_path, monk
     path = stores.path_in(str(tmp_path))
     original = stores.Store.__init__
 
-    def full(self, p, timeout_s=5.0):
+    def full(self, p, timeout_s=2.0):
         original(self, p, timeout_s)
         pages = self.db.execute("PRAGMA page_count").fetchone()[0]
         self.db.execute("PRAGMA max_page_count = {}".format(pages))  # no room to grow
@@ -403,3 +403,48 @@ def test_every_sla_metric_name_is_documented(tmp_path):
     emitted = set(out.names())
     assert len(emitted) == 23
     assert emitted <= documented, sorted(emitted - documented)
+
+
+@pytest.fixture
+def small_fs(tmp_path):
+    """A 512 KiB tmpfs of the test's own: a flash that fills up."""
+    import subprocess
+    if not hasattr(os, "geteuid") or os.geteuid() != 0:
+        pytest.skip("mounting a small file system needs root")
+    mount_point = tmp_path / "flash"
+    mount_point.mkdir()
+    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=512k", "tmpfs", str(mount_point)],
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    if done.returncode != 0:
+        pytest.skip("cannot mount a tmpfs here: {}".format(done.stderr.decode().strip()))
+    yield mount_point
+    subprocess.run(["umount", str(mount_point)])
+
+
+def test_really_full_file_system(tmp_path, small_fs):
+    config = make_config(tmp_path)
+    config.agent.state_dir = str(small_fs)
+    run_cycles(config, "AA")
+    filler = small_fs / "filler"
+    fd = os.open(str(filler), os.O_WRONLY | os.O_CREAT)
+    try:  # take every free byte
+        while True:
+            os.write(fd, b"\0" * 4096)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+    many = [icmp("edge-%03d" % i, T0 + 600) for i in range(300)]
+    section = sla.update(config, report(T0 + 600, many))
+    assert section["error"] and "full" in section["error"]
+    assert section["targets"]["edge-000"]["available"] is True
+    filler.unlink()
+    section = sla.update(config, report(T0 + 900, [icmp("edge", T0 + 900)]))
+    assert section["error"] is None
+    edge = section["targets"]["edge"]
+    # the full cycle left nothing behind: the third sample follows the first two
+    assert edge["counters"]["packets_sent"] == 30.0 and edge["counters"]["known_seconds"] == 900.0
+    store = stores.Store(stores.path_in(str(small_fs)))
+    assert store.db.execute("SELECT count(*) FROM points").fetchone()[0] == 1
+    assert store.db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    store.close()

@@ -102,7 +102,7 @@ def move_aside(path):
 
 
 class Store(object):
-    def __init__(self, path, timeout_s=5.0):
+    def __init__(self, path, timeout_s=2.0):
         self.path = path
         directory = os.path.dirname(path)
         if directory and not os.path.isdir(directory):
