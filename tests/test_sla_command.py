@@ -269,3 +269,16 @@ def test_long_outage_that_began_before_the_loaded_history(tmp_path, capsys):
         outage = period["outages"]["list"][0]
         assert outage["start_ts"] == DAY + 12 * 3600 and outage["end_ts"] == DAY + 84 * 3600
         assert outage["in_window_s"] == 6 * 3600 and outage["duration_s"] == 72 * 3600
+
+
+def test_commands_plug_into_the_command_line(setup, capsys, monkeypatch):
+    from guestagent import cli
+    commands = list(cli.COMMANDS) + [n for n in ("sla", "state") if n not in cli.COMMANDS]
+    monkeypatch.setattr(cli, "COMMANDS", commands)
+    assert cli.main(["sla", "-c", setup["config"], "--target", "edge"] + WINDOW) == 0
+    assert "edge (isp-edge)" in capsys.readouterr().out
+    assert cli.main(["state", "show", "--config", setup["config"]]) == 0
+    assert "resolver" in capsys.readouterr().out
+    with pytest.raises(SystemExit) as info:
+        cli.main(["sla", "--by", "year"])
+    assert info.value.code == 2
