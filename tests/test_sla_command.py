@@ -282,3 +282,25 @@ def test_commands_plug_into_the_command_line(setup, capsys, monkeypatch):
     with pytest.raises(SystemExit) as info:
         cli.main(["sla", "--by", "year"])
     assert info.value.code == 2
+
+
+def test_unreadable_report_is_skipped_alone(tmp_path, capsys):
+    path = tmp_path / "config.yaml"
+    path.write_text("agent: {state_dir: %s, interval_s: %d}\n" % (tmp_path / "state", INTERVAL))
+    journal_dir = str(tmp_path / "journal")
+    for i in range(3):
+        ts = DAY + i * INTERVAL
+        sample = icmp("edge", ts, 10)
+        if i == 1:
+            sample["loss_ratio"] = "none"  # not a number: that report cannot be used
+        journal.append(journal_dir, dumps({"cycle": {"id": "r%d" % i, "started_ts": ts},
+                                           "probes": [sample]}), 10 ** 6, 5)
+    code, out = run(state_command, ["rebuild", "-c", str(path), "--journal", journal_dir],
+                    capsys)
+    assert code == 0 and "from 2 report(s)" in out and "1 line(s) skipped" in out
+    store = stores.Store(stores.path_in(str(tmp_path / "state")))
+    assert [r[0] - DAY for r in store.db.execute("SELECT ts FROM samples")] == [0, 600]
+    store.close()
+    code, out = run(sla_command, ["-c", str(path), "--journal", journal_dir, "--json", "--from",
+                                  "2026-11-20", "--to", "2026-11-21"], capsys)
+    assert json.loads(out)["skipped_lines"] == 1

@@ -123,5 +123,6 @@ def main(args):
     else:
         sys.stdout.write(report.table(data, source) + "\n")
         if skipped:
-            sys.stdout.write("({} journal line(s) skipped: not JSON)\n".format(len(skipped)))
+            sys.stdout.write("({} journal line(s) or report(s) skipped: not readable)\n".format(
+                len(skipped)))
     return EXIT_OK

@@ -40,7 +40,18 @@ def rebuild(path, journal_dir, sla_config, interval_s):
             if cycle.get("id") in seen:
                 continue
             seen.add(cycle.get("id"))
-            apply.apply_report(store, sla_config, interval_s, report)
+            # A report the agent cannot read (hand-edited, from a broken version) is skipped
+            # alone: a savepoint undoes just its part.
+            store.db.execute("SAVEPOINT report")
+            try:
+                apply.apply_report(store, sla_config, interval_s, report)
+            except (TypeError, ValueError, KeyError, AttributeError) as exc:
+                store.db.execute("ROLLBACK TO report")
+                store.db.execute("RELEASE report")
+                skipped.append("cycle {}: {}: {}".format(cycle.get("id"), type(exc).__name__,
+                                                         exc))
+                continue
+            store.db.execute("RELEASE report")
             store.set_meta("last_cycle_id", cycle.get("id"))
             store.set_meta("last_cycle_ts", cycle.get("started_ts"))
             count += 1

@@ -24,7 +24,14 @@ def records_from_journal(journal_dir, sla_config, interval_s, skipped=None):
         if cycle.get("id") in seen:
             continue
         seen.add(cycle.get("id"))
-        for record, _ in apply.records_of(report, sla_config, interval_s):
+        try:
+            records = apply.records_of(report, sla_config, interval_s)
+        except (TypeError, ValueError, KeyError, AttributeError) as exc:
+            if skipped is not None:
+                skipped.append("cycle {}: {}: {}".format(cycle.get("id"), type(exc).__name__,
+                                                         exc))
+            continue
+        for record, _ in records:
             by_target.setdefault(record["target"], []).append(record)
     for target, records in by_target.items():
         engine.verdicts(records, sla_config_module.effective(sla_config, interval_s, target))

@@ -87,9 +87,10 @@ def path_in(state_dir):
 
 
 def _is_corruption(exc):
+    """SQLITE_CORRUPT and SQLITE_NOTADB arrive as plain DatabaseError; its subclasses (full disk,
+    locked, a constraint) are not reasons to throw the state away."""
     text = str(exc).lower()
-    return isinstance(exc, sqlite3.DatabaseError) and not isinstance(
-        exc, sqlite3.OperationalError) or "malformed" in text or "not a database" in text
+    return type(exc) is sqlite3.DatabaseError or "malformed" in text or "not a database" in text
 
 
 def move_aside(path):
