@@ -1,0 +1,296 @@
+"""`guestagent status`: the technician's picture on an 80-column console.
+
+From the journal only (the latest report and, for the push history, the reports before it): per
+test point loss, median RTT, jitter, MOS estimate, availability today and any open outage; the IP
+SLA operations; location; radio; the last successful push and the failures since. It never probes
+and never asks the router, so it answers at once even while the network is down.
+"""
+
+import sys
+import time
+
+HELP = "the latest cycle and today's picture from the journal (never probes)"
+
+WIDTH = 80
+# Reports read back for the push history at most (a day of 5-minute cycles is 288).
+MAX_SCAN = 2000
+
+
+def add_arguments(parser):
+    parser.add_argument("-c", "--config", metavar="FILE",
+                        help="config file (its journal directory); default as for `run`")
+    parser.add_argument("--journal", metavar="DIR", help="journal directory (default: the "
+                        "config's)")
+    parser.add_argument("--json", action="store_true", help="print the status as JSON")
+
+
+def newest_first(journal_dir, limit=MAX_SCAN):
+    """Reports, newest first, at most `limit`; torn lines are skipped."""
+    import json
+    from guestagent.sinks import journal
+    count = 0
+    for path in reversed(journal.files(journal_dir)):
+        try:
+            with open(path, "rb") as f:
+                lines = f.read().splitlines()
+        except (IOError, OSError):
+            continue
+        for raw in reversed(lines):
+            try:
+                report = json.loads(raw.decode("utf-8"))
+            except ValueError:
+                continue
+            if not isinstance(report, dict) or not isinstance(report.get("cycle"), dict):
+                continue
+            yield report
+            count += 1
+            if count >= limit:
+                return
+
+
+def day_start(now):
+    """UTC midnight before `now` (Guest Shell keeps UTC)."""
+    return now - now % 86400
+
+
+def push_history(journal_dir, now):
+    """The last successful push and the failures since and today, from the journal."""
+    today = day_start(now)
+    out = {"last_ok": None, "last_ok_ts": None, "failures_since_ok": 0, "failures_today": 0,
+           "last_error": None, "configured": False, "reports_scanned": 0}
+    for report in newest_first(journal_dir):
+        out["reports_scanned"] += 1
+        started = report["cycle"].get("started_ts") or 0
+        outcome = (report.get("sinks") or {}).get("pushgateway")
+        if outcome is None or outcome.get("skipped"):
+            if started < today and out["last_ok_ts"] is not None:
+                break
+            continue
+        out["configured"] = True
+        if outcome.get("ok"):
+            if out["last_ok_ts"] is None:
+                out["last_ok_ts"] = started
+                out["last_ok"] = report["cycle"].get("started")
+        else:
+            if out["last_ok_ts"] is None:
+                out["failures_since_ok"] += 1
+                if out["last_error"] is None:
+                    out["last_error"] = outcome.get("error")
+            if started >= today:
+                out["failures_today"] += 1
+        if out["last_ok_ts"] is not None and started < today:
+            break
+    return out
+
+
+def test_points(report):
+    targets = (report.get("sla") or {}).get("targets") or {}
+    rows = []
+    for sample in report.get("probes") or []:
+        name = sample.get("target")
+        sla = targets.get(name) or {}
+        rtt = sample.get("rtt_ms") if isinstance(sample.get("rtt_ms"), dict) else {}
+        rows.append({
+            "name": name, "kind": sample.get("kind"), "via": sample.get("via"),
+            "error": sample.get("error"),
+            "loss_ratio": sample.get("loss_ratio"),
+            "rtt_median_ms": rtt.get("median"),
+            "jitter_ms": sample.get("jitter_ms"),
+            "mos_estimate": sample.get("mos_estimate"),
+            "availability_today": (sla.get("today") or {}).get("availability"),
+            "in_outage": bool(sla.get("in_outage")),
+            "outage_since": sla.get("outage_since"),
+            "outage_since_ts": sla.get("outage_since_ts"),
+        })
+    return rows
+
+
+def build(report, history, now, interval_s):
+    cycle = report["cycle"]
+    agent = report.get("agent") or {}
+    age_s = now - (cycle.get("started_ts") or now)
+    return {
+        "agent": {"version": agent.get("version"), "hostname": agent.get("hostname"),
+                  "platform": agent.get("platform"), "ios_version": agent.get("ios_version"),
+                  "serial": agent.get("serial"),
+                  "device": (agent.get("device") or {}).get("kind")},
+        "last_cycle": {"id": cycle.get("id"), "started": cycle.get("started"),
+                       "started_ts": cycle.get("started_ts"),
+                       "age_s": round(age_s, 1), "trigger": cycle.get("trigger"),
+                       "duration_s": cycle.get("duration_s"),
+                       "deadline_s": cycle.get("deadline_s"),
+                       "deadline_hit": cycle.get("deadline_hit"),
+                       "errors": [e.get("where", "") + ": " + str(e.get("message", ""))
+                                  for e in report.get("errors") or []]},
+        "stale": bool(interval_s and age_s > 2.5 * interval_s),
+        "test_points": test_points(report),
+        "ipsla": [{"id": op.get("id"), "type": op.get("type"), "target": op.get("target"),
+                   "tag": op.get("tag"), "return_code": op.get("return_code"),
+                   "latest_rtt_ms": op.get("latest_rtt_ms"),
+                   "tracks": op.get("tracks") or []} for op in report.get("ipsla") or []],
+        "location": report.get("location") or {},
+        "cellular": report.get("cellular") or [],
+        "push": history,
+    }
+
+
+# -- text ----------------------------------------------------------------------------------------
+
+def _ago(seconds):
+    if seconds is None:
+        return "?"
+    seconds = max(0, int(seconds))
+    if seconds < 120:
+        return "{} s".format(seconds)
+    if seconds < 7200:
+        return "{} min".format(seconds // 60)
+    if seconds < 172800:
+        return "{:.1f} h".format(seconds / 3600.0)
+    return "{} d".format(seconds // 86400)
+
+
+def _clock(ts):
+    return time.strftime("%H:%MZ", time.gmtime(ts)) if ts else "-"
+
+
+def _when(ts, now):
+    if not ts:
+        return "-"
+    if now - ts > 86400:
+        return time.strftime("%Y-%m-%d %H:%MZ", time.gmtime(ts))
+    return _clock(ts)
+
+
+def _ms(value):
+    if value is None:
+        return "-"
+    return ("{:.2f} ms" if value < 10 else "{:.1f} ms" if value < 1000 else "{:.0f} ms").format(
+        value)
+
+
+def _num(value, fmt, unit=""):
+    return "-" if value is None else fmt.format(value) + unit
+
+
+def lines(status, now):
+    agent, cycle = status["agent"], status["last_cycle"]
+    out = []
+    ident = ", ".join(x for x in (agent.get("platform"), agent.get("ios_version") and
+                                  "IOS XE " + agent["ios_version"]) if x)
+    out.append("guestagent {} on {}{}".format(
+        agent.get("version") or "?", agent.get("hostname") or "?",
+        " ({})".format(ident) if ident else ""))
+    started = cycle.get("started_ts")
+    out.append("last cycle {} ({} ago), {}, {} device, {} of {} s, {} error(s){}".format(
+        _when(started, now), _ago(cycle["age_s"]), cycle.get("trigger"), agent.get("device"),
+        _num(cycle.get("duration_s"), "{:.1f}"), _num(cycle.get("deadline_s"), "{:g}"),
+        len(cycle["errors"]), ", DEADLINE HIT" if cycle.get("deadline_hit") else ""))
+    if status["stale"]:
+        out.append("STALE: no cycle for {}: check `show event manager history events`".format(
+            _ago(cycle["age_s"])))
+    out.append("")
+    out.append("{:<16} {:>6} {:>9} {:>8} {:>5} {:>8}  {}".format(
+        "TEST POINT", "LOSS", "MEDIAN", "JITTER", "MOS", "TODAY", "OUTAGE"))
+    for row in status["test_points"]:
+        if row["error"]:
+            values = "measurement error: " + row["error"]
+            out.append("{:<16} {}".format(row["name"][:16], values))
+            continue
+        if row["loss_ratio"] is None:
+            loss = "-"
+        else:
+            loss = "{:.1%}".format(row["loss_ratio"])
+        outage = "-"
+        if row["in_outage"]:
+            since = row["outage_since_ts"]
+            outage = "since {} ({})".format(_clock(since), _ago(now - since) if since else "?")
+        out.append("{:<16} {:>6} {:>9} {:>8} {:>5} {:>8}  {}".format(
+            row["name"][:16], loss, _ms(row["rtt_median_ms"]), _ms(row["jitter_ms"]),
+            _num(row["mos_estimate"], "{:.2f}"),
+            _num(None if row["availability_today"] is None else
+                 row["availability_today"] * 100, "{:.2f}", "%"), outage))
+    if status["ipsla"]:
+        out.append("")
+        for op in status["ipsla"][:12]:
+            tracks = ", ".join("track {} {}".format(t.get("id"), t.get("state"))
+                               for t in op["tracks"])
+            out.append("ip sla {:<4} {:<11} {:<15} {:<13} {:>8}  {}".format(
+                op["id"], (op["type"] or "?")[:11], (op["target"] or "-")[:15],
+                (op["return_code"] or "?")[:13], _num(op["latest_rtt_ms"], "{}", " ms"),
+                tracks or (op["tag"] or "")))
+        if len(status["ipsla"]) > 12:
+            out.append("ip sla ... {} more".format(len(status["ipsla"]) - 12))
+    out.append("")
+    out.append(_location_line(status["location"]))
+    for radio in status["cellular"]:
+        out.append("radio {} {} {} ({}) RSRP {}dBm RSRQ {}dB SINR {}dB".format(
+            radio.get("slot"), radio.get("technology") or "?",
+            (radio.get("operator") or "")[:16], radio.get("registration") or "?",
+            _num(radio.get("rsrp_dbm"), "{}"), _num(radio.get("rsrq_db"), "{}"),
+            _num(radio.get("snr_db"), "{}")))
+    out.append(_push_line(status["push"], now))
+    if status["push"].get("last_error") and status["push"]["failures_since_ok"]:
+        out.append("  last push error: " + status["push"]["last_error"])
+    for error in cycle["errors"][:4]:
+        out.append("error: " + error)
+    if len(cycle["errors"]) > 4:
+        out.append("error: ... {} more (guestagent run -v shows them)".format(
+            len(cycle["errors"]) - 4))
+    return [line[:WIDTH] for line in out]
+
+
+def _location_line(location):
+    source = location.get("source")
+    if not location or source in (None, "none"):
+        return "location none{}".format(
+            " ({})".format(location.get("reason")) if location.get("reason") else "")
+    parts = ["location {} {:.5f}, {:.5f}".format(source, location.get("latitude") or 0.0,
+                                                 location.get("longitude") or 0.0)]
+    if location.get("fix"):
+        parts.append("fix " + str(location["fix"]))
+    if location.get("satellites") is not None:
+        parts.append("{} satellites".format(location["satellites"]))
+    if location.get("age_s") is not None:
+        parts.append("{} old".format(_ago(location["age_s"])))
+    return ", ".join(parts)
+
+
+def _push_line(push, now):
+    if not push["configured"]:
+        return "push none configured (or none in the last {} reports)".format(
+            push["reports_scanned"])
+    if push["last_ok_ts"] is None:
+        return "push FAILING: no success in the last {} reports; {} failure(s) today".format(
+            push["reports_scanned"], push["failures_today"])
+    return "push last ok {} ({} ago); {} failure(s) since, {} today".format(
+        _when(push["last_ok_ts"], now), _ago(now - push["last_ok_ts"]),
+        push["failures_since_ok"], push["failures_today"])
+
+
+def main(args):
+    import os
+    from guestagent import EXIT_USAGE
+    from guestagent.cli import load_config
+    journal_dir = args.journal
+    interval_s = None
+    if journal_dir is None:
+        config = load_config(args.config)
+        if config is None:
+            return EXIT_USAGE
+        journal_dir = config.journal.dir
+        interval_s = config.agent.interval_s
+    now = time.time()
+    report = next(newest_first(journal_dir, 1), None)
+    if report is None:
+        sys.stderr.write("guestagent status: no report in {}{}: run a cycle (`event manager run "
+                         "QOE_NOW` in IOS)\n".format(
+                             journal_dir, "" if os.path.isdir(journal_dir) else
+                             " (no such directory)"))
+        return 1
+    status = build(report, push_history(journal_dir, now), now, interval_s)
+    if args.json:
+        import json
+        sys.stdout.write(json.dumps(status, indent=2, sort_keys=True) + "\n")
+    else:
+        sys.stdout.write("\n".join(lines(status, now)) + "\n")
+    return 0

@@ -1,0 +1,180 @@
+"""`guestagent status`: the technician's 80-column picture, from the journal only."""
+
+import json
+import os
+import subprocess
+import sys
+import time
+
+from guestagent import cli as command_line
+from guestagent.commands import status as statuses
+from guestagent.sinks import journal
+from tests.conftest import ROOT, run_agent
+
+# A fixed "now": noon UTC, so that "today" does not depend on when the test runs.
+NOW = statuses.day_start(time.time()) + 12 * 3600
+
+
+def iso(ts):
+    return time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime(ts))
+
+
+def make_report(ts, push_ok=True, push_error="HTTP 503 from the Pushgateway", probes=None,
+                sla=None, errors=()):
+    return {
+        "cycle": {"id": "c{}".format(int(ts)), "started": iso(ts), "started_ts": ts,
+                  "trigger": "timer", "duration_s": 3.21, "deadline_s": 14.0,
+                  "deadline_hit": False},
+        "agent": {"version": "0.1.0", "hostname": "ir1101-depot", "platform": "IR1101-K9",
+                  "ios_version": "17.09.04a", "device": {"kind": "onbox"}},
+        "probes": probes or [],
+        "sla": sla or {},
+        "errors": [{"where": w, "message": m} for w, m in errors],
+        "sinks": {"pushgateway": {"ok": push_ok, "error": None if push_ok else push_error}},
+    }
+
+
+def icmp(name, loss_ratio, median, jitter, mos, error=None):
+    return {"kind": "icmp", "target": name, "via": "guestshell", "error": error,
+            "loss_ratio": loss_ratio, "rtt_ms": {"median": median} if median is not None else {},
+            "jitter_ms": jitter, "mos_estimate": mos, "reachable": loss_ratio != 1.0}
+
+
+def write_journal(directory, reports):
+    for report in reports:
+        journal.append(str(directory), json.dumps(report), 1 << 20, 5)
+    return str(directory)
+
+
+def status_lines(journal_dir, now=NOW, interval_s=300):
+    report = next(statuses.newest_first(journal_dir, 1))
+    status = statuses.build(report, statuses.push_history(journal_dir, now), now, interval_s)
+    return status, statuses.lines(status, now)
+
+
+def test_test_points_availability_and_open_outage(tmp_path):
+    probes = [icmp("isp-edge", 0.0, 12.34, 0.52, 4.39),
+              icmp("datacenter", 1.0, None, None, None),
+              icmp("dns", None, None, None, None, error="ping not available: no ping")]
+    sla = {"targets": {
+        "isp-edge": {"today": {"availability": 0.9995}, "in_outage": False},
+        "datacenter": {"today": {"availability": 0.971}, "in_outage": True,
+                       "outage_since": iso(NOW - 840), "outage_since_ts": NOW - 840}}}
+    directory = write_journal(tmp_path, [make_report(NOW - 60, probes=probes, sla=sla)])
+    status, lines = status_lines(directory)
+    text = "\n".join(lines)
+    assert lines[0] == "guestagent 0.1.0 on ir1101-depot (IR1101-K9, IOS XE 17.09.04a)"
+    assert lines[1] == "last cycle {} (60 s ago), timer, onbox device, 3.2 of 14 s, " \
+                       "0 error(s)".format(time.strftime("%H:%MZ", time.gmtime(NOW - 60)))
+    assert "TEST POINT         LOSS    MEDIAN   JITTER   MOS    TODAY  OUTAGE" in lines
+    assert "isp-edge           0.0%   12.3 ms  0.52 ms  4.39   99.95%  -" in lines
+    assert ("datacenter       100.0%         -        -     -   97.10%  since {} (14 min)"
+            .format(time.strftime("%H:%MZ", time.gmtime(NOW - 840)))) in lines
+    assert "dns              measurement error: ping not available: no ping" in lines
+    assert all(len(line) <= 80 for line in lines), text
+    row = [r for r in status["test_points"] if r["name"] == "datacenter"][0]
+    assert row["in_outage"] and row["availability_today"] == 0.971
+
+
+def test_push_history_last_success_and_failures(tmp_path):
+    reports = [make_report(NOW - 86400 - 600, push_ok=False),   # yesterday
+               make_report(NOW - 86400 + 600, push_ok=True),    # yesterday
+               make_report(NOW - 3 * 3600, push_ok=False),      # today
+               make_report(NOW - 2 * 3600, push_ok=True),
+               make_report(NOW - 600, push_ok=False),
+               make_report(NOW - 300, push_ok=False, push_error="URLError: timed out")]
+    directory = write_journal(tmp_path, reports)
+    history = statuses.push_history(directory, NOW)
+    assert history["last_ok_ts"] == NOW - 2 * 3600
+    assert history["failures_since_ok"] == 2
+    assert history["failures_today"] == 3
+    assert history["last_error"] == "URLError: timed out"
+    _, lines = status_lines(directory)
+    assert "push last ok {} (2.0 h ago); 2 failure(s) since, 3 today".format(
+        time.strftime("%H:%MZ", time.gmtime(NOW - 7200))) in lines
+    assert "  last push error: URLError: timed out" in lines
+
+
+def test_push_never_succeeded(tmp_path):
+    directory = write_journal(tmp_path, [make_report(NOW - 86400, push_ok=False),
+                                         make_report(NOW - 300, push_ok=False)])
+    _, lines = status_lines(directory)
+    assert "push FAILING: no success in the last 2 reports; 1 failure(s) today" in lines
+
+
+def test_push_history_reads_across_rotated_files(tmp_path):
+    for i, ok in enumerate([True, False, False]):
+        journal.append(str(tmp_path), json.dumps(make_report(NOW - 900 + i * 300, push_ok=ok)),
+                       1 << 20, 5)
+        journal.rotate(str(tmp_path), 5)
+    journal.append(str(tmp_path), json.dumps(make_report(NOW - 60, push_ok=False)), 1 << 20, 5)
+    history = statuses.push_history(str(tmp_path), NOW)
+    assert history["last_ok_ts"] == NOW - 900
+    assert history["failures_since_ok"] == 3
+
+
+def test_a_torn_last_line_falls_back_to_the_report_before(tmp_path):
+    directory = write_journal(tmp_path, [make_report(NOW - 300)])
+    with open(os.path.join(directory, "reports.jsonl"), "a") as f:
+        f.write('{"cycle": {"id": "torn"')
+    status, _ = status_lines(directory)
+    assert status["last_cycle"]["id"] == "c{}".format(int(NOW - 300))
+
+
+def test_stale_router_is_flagged(tmp_path):
+    directory = write_journal(tmp_path, [make_report(NOW - 1800)])
+    status, lines = status_lines(directory)
+    assert status["stale"]
+    assert lines[2] == "STALE: no cycle for 30 min: check `show event manager history events`"
+
+
+def test_from_a_cycle_of_the_simulated_router(tmp_path):
+    config = tmp_path / "config.yaml"
+    config.write_text("""
+agent: {{state_dir: {}}}
+device: {{kind: simulated}}
+path_discovery: {{enabled: false}}
+probes: {{icmp: {{count: 2, interval_s: 0.2, timeout_s: 1}}}}
+targets: [{{name: lo4, host: 127.0.0.1}}]
+""".format(tmp_path / "state"))
+    assert run_agent(["run", "-c", str(config), "--trigger", "timer"]).returncode in (0, 1)
+    result = run_agent(["status", "-c", str(config)])
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[0] == "guestagent 0.1.0 on ir1101-site7 (IR1101-K9, IOS XE 17.09.04a)"
+    assert any(line.startswith("lo4                0.0%") for line in lines)
+    assert any(line.startswith("ip sla 40   icmp-echo   192.0.2.1       Timeout") and
+               line.endswith("track 40 down") for line in lines)
+    assert "location gps 44.39566, 8.93668, fix 3D, 6 satellites" in "\n".join(lines)
+    assert ("radio 0/1/0 LTE Example Mobile (Registered) RSRP -97dBm RSRQ -11dB SINR 13.2dB"
+            in lines)
+    assert "push none configured (or none in the last 1 reports)" in lines
+    assert all(len(line) <= 80 for line in lines)
+    as_json = json.loads(run_agent(["status", "-c", str(config), "--json"]).stdout)
+    assert as_json["test_points"][0]["name"] == "lo4"
+    assert as_json["ipsla"][3]["return_code"] == "Timeout"
+    assert as_json["location"]["fix"] == "3D"
+
+
+def test_no_report_yet(tmp_path, capsys):
+    code = command_line.main(["status", "--journal", str(tmp_path / "none")])
+    assert code == 1
+    assert "no report in {} (no such directory): run a cycle".format(
+        tmp_path / "none") in capsys.readouterr().err
+
+
+def test_status_never_probes_nor_asks_the_router(tmp_path):
+    directory = write_journal(tmp_path, [make_report(time.time() - 60)])
+    code = ("import sys; from guestagent.cli import main; rc = main(['status', '--journal', "
+            "sys.argv[1]]); print(' '.join(sorted(m for m in sys.modules if m.startswith("
+            "('guestagent', 'requests', 'cli', 'prometheus_client')))))")
+    result = subprocess.run([sys.executable, "-c", code, directory], cwd=ROOT,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            universal_newlines=True)
+    assert result.returncode == 0, result.stderr
+    loaded = result.stdout.splitlines()[-1].split()
+    assert not [m for m in loaded if m.startswith(("guestagent.probes", "guestagent.device",
+                                                   "guestagent.cycle", "guestagent.collectors",
+                                                   "requests", "prometheus_client"))]
+    assert "cli" not in loaded
+    assert "guestagent.commands.status" in loaded
