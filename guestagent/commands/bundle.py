@@ -131,7 +131,8 @@ def build(source, output, wheels_from=None, log=sys.stdout):
                 shutil.copy2(path, os.path.join(src, item))
         log.write("building the guestagent wheel\n")
         # Build isolation fetches setuptools and wheel from the index; skip it when both are here.
-        isolation = ["--no-build-isolation"] if _can_build_offline() else []
+        # (--use-pep517: an older pip would otherwise call `setup.py bdist_wheel` without them.)
+        isolation = ["--no-build-isolation"] if _can_build_offline() else ["--use-pep517"]
         _run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps"] + isolation +
              ["-w", wheels, src])
         constraints = os.path.join(source, "constraints", "guestshell.txt")
