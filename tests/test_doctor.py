@@ -261,3 +261,18 @@ def test_applets_that_differ_from_the_config(tmp_path, capsys, fake_cli):
     assert checks["eem"]["message"] == ("differ from the config: QOE_TIMER, QOE_NOW; "
                                         "not in the config: QOE_TRACK_10")
     assert checks["eem"]["fix"] == "`guestagent eem apply`"
+
+
+def test_without_the_summary_and_track_parsers(tmp_path, capsys, fake_cli, monkeypatch):
+    """Parsers may be missing from an older package: the checks fall back or say so."""
+    from guestagent import ios
+    parsers = dict(ios.PARSERS)
+    parsers.pop("show-ip-sla-summary")
+    parsers.pop("show-track")
+    monkeypatch.setattr(ios, "PARSERS", parsers)
+    code, checks = doctor(tmp_path, capsys)
+    # From `show ip sla statistics` instead.
+    assert checks["ip sla"]["message"] == "4 operation(s): 10 OK, 20 OK, 30 OK, 40 Timeout"
+    assert checks["tracks"] == {"name": "tracks", "status": "WARN",
+                                "message": "no `show track` parser in this version",
+                                "fix": "check `show track` by hand"}

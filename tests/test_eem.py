@@ -215,21 +215,23 @@ def test_the_fake_cli_refuses_what_the_real_one_refuses(tmp_path, monkeypatch):
         sys.modules.pop("cli", None)
 
 
-def test_a_cycle_started_as_eem_starts_it(tmp_path):
+@pytest.mark.parametrize("trigger", [["timer"], ["track", "--track", "10", "--track-state", "down"]])
+def test_a_cycle_started_as_eem_starts_it(tmp_path, trigger):
     """`python3 -m guestagent run --trigger timer` from /, no TTY, a bare environment, the fake
     cli module as the router."""
     path = make_config(tmp_path)
     env = {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin",
            "PYTHONPATH": os.pathsep.join([FAKECLI, ROOT])}
     result = subprocess.run([sys.executable, "-m", "guestagent", "run", "-c", path,
-                             "--trigger", "track", "--track", "10", "--track-state", "Down",
-                             "--json"],
+                             "--trigger"] + trigger + ["--json"],
                             env=env, cwd="/", stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, universal_newlines=True, timeout=60)
     assert result.returncode in (0, 1), result.stderr
     report = json.loads(result.stdout)
     assert report["agent"]["device"]["kind"] == "onbox"
-    assert report["cycle"]["trigger"] == "track"
+    assert report["cycle"]["trigger"] == trigger[0]
+    if trigger[0] == "track":  # what $_track_state said reaches the report
+        assert report["cycle"]["track"] == {"id": 10, "state": "down"}
     assert report["agent"]["hostname"] == "ir1101-site7"  # from show version through the cli
     assert [op["id"] for op in report["ipsla"]][:1] == ["10"]
     assert report["probes"][0]["target"] == "lo4" and report["probes"][0]["reachable"]

@@ -230,21 +230,22 @@ def check_ipsla(config, device):
     from guestagent.device import DeviceError
     if device is None:
         return Check("ip sla", SKIP, "no router to ask")
-    try:
-        text = device.execute("show ip sla summary")
-        parsed = _parse("show-ip-sla-summary", text)
-    except DeviceError as exc:
-        text, parsed = None, None
-        failure = exc
-    if text is None or parsed is None:
+    operations, failure = {}, None
+    # The summary is short; the statistics are the collector's own source and the fallback when
+    # the summary parser is absent or does not recognise this release's layout.
+    for command, kind in (("show ip sla summary", "show-ip-sla-summary"),
+                          ("show ip sla statistics", "show-ip-sla-statistics")):
         try:
-            text = device.execute("show ip sla statistics")
-            parsed = _parse("show-ip-sla-statistics", text)
+            parsed = _parse(kind, device.execute(command))
         except DeviceError as exc:
             failure = exc
-            return Check("ip sla", WARN, "cannot read IP SLA: {}".format(failure),
-                         "optional: configure IP SLA operations (eem/ip-sla-example.cfg)")
-    operations = (parsed or {}).get("operations") or {}
+            continue
+        operations = (parsed or {}).get("operations") or {}
+        if operations:
+            break
+    if not operations and failure is not None:
+        return Check("ip sla", WARN, "cannot read IP SLA: {}".format(failure),
+                     "optional: configure IP SLA operations (eem/ip-sla-example.cfg)")
     if not operations:
         return Check("ip sla", WARN, "no IP SLA operation configured",
                      "optional: configure IP SLA operations (eem/ip-sla-example.cfg)")
