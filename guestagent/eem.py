@@ -115,9 +115,12 @@ def config_argument(config):
     path = eem.config
     if path is None:
         source = getattr(config, "source", None) or ""
-        if not os.path.isabs(source) or source in (ROUTER_CONFIG, EMBEDDED_DEFAULT):
+        if not source or source.startswith("<"):  # parsed from text, not a file
             return ""
-        path = source
+        # EEM starts the agent elsewhere than where this runs: the file's absolute path.
+        path = os.path.abspath(source)
+        if path in (ROUTER_CONFIG, EMBEDDED_DEFAULT):
+            return ""
         if not re.match(_WORD, path):
             raise EEMError("the config path {!r} cannot go into an EEM command (spaces or "
                            "quotes); set eem.config".format(path))

@@ -104,6 +104,10 @@ def test_deadline_too_long_for_maxrun_is_refused_with_the_fix(tmp_path):
 def test_config_argument_only_when_not_the_standard_file(tmp_path):
     config = configs.parse("{}", configs.ROUTER_CONFIG)
     assert ' -c ' not in "\n".join(eem.render(config))
+    # A relative file name becomes absolute: EEM does not start the agent in this directory.
+    config = configs.parse("{}", "site.yaml")
+    assert any("-m guestagent run -c {} --trigger timer".format(os.path.abspath("site.yaml"))
+               in line for line in eem.render(config))
     config = configs.parse("eem: {config: /bootflash/guest-share/ga/site.yaml}", "x.yaml")
     assert any("-m guestagent run -c /bootflash/guest-share/ga/site.yaml --trigger timer" in line
                for line in eem.render(config))
