@@ -27,8 +27,28 @@ dev_setup() {
   local py=${PYTHON:-python3}
   [ -x "$here/.venv/bin/python" ] || "$py" -m venv "$here/.venv"
   "$here/.venv/bin/pip" install -q --upgrade pip
-  "$here/.venv/bin/pip" install -q -c "$here/constraints/dev.txt" -e "$here[test]"
+  "$here/.venv/bin/pip" install -q -c "$here/constraints/dev.txt" -e "$here[test]" wheel
+  dev_wheels
   echo "development environment ready: $here/.venv"
+}
+
+# The wheels the bundle and installer tests use, fetched here, at setup, so that the tests
+# themselves send no traffic off the machine: the Guest Shell set (cp36 / aarch64, plus the pip
+# that installs it) and PyYAML for this machine's Pythons (the one binary dependency).
+dev_wheels() {
+  local cache="$here/.cache/wheels" pip="$here/.venv/bin/pip" machine pin version
+  machine=$(uname -m)
+  pin=$(grep '^PyYAML==' "$here/constraints/guestshell.txt")
+  mkdir -p "$cache/guestshell" "$cache/local"
+  "$pip" download -q --python-version 3.6 --implementation cp --only-binary=:all: \
+    --platform manylinux2014_aarch64 --platform manylinux_2_17_aarch64 \
+    -d "$cache/guestshell" -r "$here/constraints/guestshell.txt" pip==21.3.1
+  for version in 3.6 "$("$here/.venv/bin/python" -c 'import sys; print("%d.%d" % sys.version_info[:2])')"; do
+    "$pip" download -q --no-deps --only-binary=:all: --python-version "$version" \
+      --implementation cp --platform "manylinux2014_$machine" \
+      --platform "manylinux_2_17_$machine" -d "$cache/local" "$pin" ||
+      echo "note: no $pin wheel for Python $version on $machine (install tests will skip)" >&2
+  done
 }
 
 usage() {
