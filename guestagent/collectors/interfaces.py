@@ -9,32 +9,15 @@ is a list: `{"name", "status", "bandwidth_bps", "in_bytes", "out_bytes", "in_err
 "in_bps", "out_bps"}` (the last four absent on a first reading or after a reset).
 """
 
-import json
 import os
 import time
 
 from guestagent.collectors import common
 from guestagent.device import DeviceError
+from guestagent.statefile import read_json, write_json
 
 STATE_FILE = "interfaces.json"
 _COUNTERS = ("in_bytes", "out_bytes", "in_errors", "out_errors", "in_drops", "out_drops")
-
-
-def _load(path):
-    try:
-        with open(path) as f:
-            return json.load(f)
-    except (IOError, OSError, ValueError):
-        return {}
-
-
-def _save(path, data):
-    tmp = path + ".tmp"
-    with open(tmp, "w") as f:
-        json.dump(data, f, sort_keys=True)
-        f.flush()
-        os.fsync(f.fileno())
-    os.rename(tmp, path)
 
 
 def utilization(previous, current, elapsed_s, bandwidth_bps):
@@ -66,7 +49,7 @@ def collect(device, config, deadline, now=None):
     wanted = settings.get("names")
     now = time.time() if now is None else now
     state_path = os.path.join(config.agent.state_dir, STATE_FILE)
-    previous = _load(state_path)
+    previous = read_json(state_path)
     entries, saved = [], {}
     for name in sorted(parsed):
         interface = parsed[name]
@@ -92,7 +75,7 @@ def collect(device, config, deadline, now=None):
         saved[name]["ts"] = now
         entries.append(entry)
     try:
-        _save(state_path, saved)
+        write_json(state_path, saved)
     except (IOError, OSError):
         pass  # a full flash costs next cycle's utilization, not this cycle
     return entries

@@ -2,6 +2,8 @@
 
 import sys
 
+from guestagent.statefile import fsync_path
+
 HELP = "SLA state: `rebuild --journal DIR` from journal files, `show` its contents"
 
 
@@ -71,7 +73,7 @@ def rebuild(path, journal_dir, sla_config, interval_s):
                 os.remove(building + suffix)
         raise
     store.close()
-    _fsync(building)
+    fsync_path(building)
     old = "{}.old-{}".format(path, os.getpid())
     moved = []
     for suffix in ("", "-wal", "-shm"):
@@ -79,24 +81,10 @@ def rebuild(path, journal_dir, sla_config, interval_s):
             os.rename(path + suffix, old + suffix)
             moved.append(old + suffix)
     os.rename(building, path)
-    _fsync(os.path.dirname(path) or ".")
+    fsync_path(os.path.dirname(path) or ".")
     for name in moved:
         os.remove(name)
     return count, skipped
-
-
-def _fsync(path):
-    import os
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
 
 
 def show(path, out=None):

@@ -27,6 +27,18 @@ def finish(sample, started_monotonic):
     return sample
 
 
+def resolve_into(sample, host, deadline):
+    """Resolve (at most 5 s) and record address and time in the sample; (address, version) or
+    (None, None) with the sample's measurement error set."""
+    address, version, resolve_s, error = resolve(host, min(5.0, deadline.remaining()))
+    sample["resolve_s"] = round(resolve_s, 6)
+    sample["address"] = address
+    if error:
+        sample["error"] = error
+        return None, None
+    return address, version
+
+
 def literal_family(host):
     try:
         return ipaddress.ip_address(host).version

@@ -83,11 +83,8 @@ def probe(target, options, deadline, context=None):
         from guestagent.probes import ios_traceroute
         return common.finish(ios_traceroute.probe(target, options, deadline, context, sample),
                              started)
-    address, version, resolve_s, error = common.resolve(target.host, min(5.0, deadline.remaining()))
-    sample["resolve_s"] = round(resolve_s, 6)
-    sample["address"] = address
-    if error:
-        sample["error"] = error
+    address, version = common.resolve_into(sample, target.host, deadline)
+    if address is None:
         return common.finish(sample, started)
     from guestagent import proc
     result = proc.run(command(address, version, options), timeout_s=deadline.remaining())

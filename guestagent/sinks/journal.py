@@ -9,20 +9,9 @@ import errno
 import json
 import os
 
+from guestagent.statefile import fsync_path
+
 CURRENT = "reports.jsonl"
-
-
-def _fsync_dir(path):
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
 
 
 def rotate(journal_dir, keep_files):
@@ -36,7 +25,7 @@ def rotate(journal_dir, keep_files):
     current = os.path.join(journal_dir, CURRENT)
     if os.path.exists(current):
         os.rename(current, os.path.join(journal_dir, CURRENT + ".1"))
-    _fsync_dir(journal_dir)
+    fsync_path(journal_dir)
 
 
 def append(journal_dir, line, max_bytes, keep_files):

@@ -7,7 +7,6 @@ resume: each cycle sends the journal's reports after the cursor, then its own, o
 batches bounded by `max_reports` and by the deadline. What does not fit goes next cycle.
 """
 
-import json
 import os
 import time
 
@@ -15,22 +14,13 @@ CURSOR = "victoriametrics.json"
 
 
 def read_cursor(state_dir):
-    try:
-        with open(os.path.join(state_dir, CURSOR)) as f:
-            return json.load(f)
-    except (IOError, OSError, ValueError):
-        return {}
+    from guestagent.statefile import read_json
+    return read_json(os.path.join(state_dir, CURSOR))
 
 
 def write_cursor(state_dir, cursor):
-    """Atomically: a power loss leaves the old cursor or the new one, never half of one."""
-    path = os.path.join(state_dir, CURSOR)
-    tmp = path + ".tmp"
-    with open(tmp, "w") as f:
-        json.dump(cursor, f, sort_keys=True)
-        f.flush()
-        os.fsync(f.fileno())
-    os.rename(tmp, path)
+    from guestagent.statefile import write_json
+    write_json(os.path.join(state_dir, CURSOR), cursor)
 
 
 def pending_reports(journal_dir, after_ts, current, limit):
