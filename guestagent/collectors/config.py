@@ -37,6 +37,12 @@ SCHEMA = Section({
                     pattern=SLOT_PATTERN),
         "max_age_s": Num(None, "a fix older than this (by its GPS timestamp) is not used; "
                                "default: no limit", above=0),
+        "nmea_udp_port": Int(None, "listen for the modem's NMEA stream on this UDP port "
+                             "(`lte gps nmea ip udp ...`); tried before the show command",
+                             minimum=1, maximum=65535),
+        "nmea_bind": Str("0.0.0.0", "address the NMEA listener binds"),
+        "nmea_listen_s": Num(3.0, "how long a cycle waits for a fix on the NMEA stream",
+                             above=0, maximum=30),
     }, default={}),
     "interfaces": Section({
         "enabled": Bool(True, "read `show interfaces` for utilization (in/out bits over bandwidth)"),

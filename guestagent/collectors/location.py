@@ -1,7 +1,7 @@
 """Where the router is: a GPS fix from the LTE modem, else the configured static location.
 
 The report's `location` section:
-`{"source": "gps"|"static"|"none", "latitude", "longitude", "altitude_m", "fix" ("2D"/"3D" for
+`{"source": "gps"|"nmea"|"static"|"none", "latitude", "longitude", "altitude_m", "fix" ("2D"/"3D" for
 GPS, None otherwise), "satellites", "hdop", "timestamp" (the fix's GPS time, ISO UTC), "age_s",
 "gps": {"slot", "status", "fix_type", "has_fix", "satellites_in_view", "error"}, "name"}`.
 Without a fix there are no coordinates from GPS, never (0, 0): the static location is used when
@@ -22,6 +22,12 @@ def collect(device, config, deadline):
     router = common.settings(config)
     gps_settings = router.gps
     gps = None
+    nmea = None
+    if gps_settings.enabled and gps_settings.get("nmea_udp_port"):
+        nmea = from_nmea(gps_settings, deadline)
+        if nmea.get("latitude") is not None:
+            _name(nmea, router)
+            return nmea
     if gps_settings.enabled and device is not None:
         gps = {"slot": gps_settings.slot}
         command = "show cellular {} gps".format(gps_settings.slot)
@@ -50,7 +56,38 @@ def collect(device, config, deadline):
     data = static(router.location)
     if gps is not None:
         data["gps"] = gps
+    if nmea is not None:
+        data["nmea"] = nmea["nmea"]
     _name(data, router)
+    return data
+
+
+def from_nmea(gps_settings, deadline):
+    """A location from the NMEA stream (`source: nmea`), or `{"nmea": {why not}}`."""
+    from guestagent.collectors import nmea_listener
+    port = gps_settings.nmea_udp_port
+    state = {"port": port}
+    try:
+        fix = nmea_listener.listen(port, gps_settings.nmea_bind, gps_settings.nmea_listen_s,
+                                   deadline)
+    except OSError as exc:
+        state["error"] = "cannot listen on UDP {}: {}".format(port, exc)
+        return {"nmea": state}
+    if fix is None:
+        state["error"] = "no NMEA sentence within {:g} s".format(gps_settings.nmea_listen_s)
+        return {"nmea": state}
+    state.update({"sentences": fix.get("sentences"), "bad_checksums": fix.get("bad_checksums"),
+                  "has_fix": bool(fix.get("has_fix"))})
+    if not fix.get("has_fix"):
+        return {"nmea": state}
+    data = from_fix(fix, gps_settings.max_age_s)
+    if data is None:
+        state["stale"] = True
+        return {"nmea": state}
+    data["source"] = "nmea"
+    # GGA gives an altitude only from a 3D solution (GSA, which says it outright, is not read).
+    data["fix"] = "3D" if fix.get("altitude_m") is not None else "2D"
+    data["nmea"] = state
     return data
 
 
@@ -123,7 +160,7 @@ def metrics(data, out):
                 "longitude": "{:.6f}".format(data["longitude"]), "fix": data.get("fix") or "",
                 "site": data.get("name") or ""}
         out.info("guestagent_location_info", "The router's location as labels.", info)
-    if source == "gps":
+    if source in ("gps", "nmea"):
         out.gauge("guestagent_location_age_seconds", "Age of the GPS fix by its GPS time.",
                   data.get("age_s"), labels)
     gps = data.get("gps")
