@@ -329,7 +329,9 @@ def _section_metrics(report, name, module, out):
 
 def _isolation(config, report):
     from guestagent import isolation
-    return isolation.verdict(report["probes"])
+    sla = config.get("sla") or {}
+    return isolation.verdict(report["probes"], sla.get("loss_max", isolation.LOSS_MAX),
+                             sla.get("rtt_max_ms", isolation.RTT_MAX_MS))
 
 
 def _sla(config, report):
