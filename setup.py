@@ -21,6 +21,7 @@ setup(
         "pingparsing>=1.0",
         "prometheus-client>=0.12",
         "requests>=2.25",
+        "dnspython>=2.1",
     ],
     extras_require={
         "test": ["pytest", "hypothesis", "jsonschema", "vermin"],

@@ -15,6 +15,7 @@ import importlib
 PROBERS = {
     "icmp": "guestagent.probes.icmp",
     "traceroute": "guestagent.probes.traceroute",
+    "dns": "guestagent.probes.dns",
 }
 
 
