@@ -16,6 +16,7 @@ PROBERS = {
     "icmp": "guestagent.probes.icmp",
     "traceroute": "guestagent.probes.traceroute",
     "dns": "guestagent.probes.dns",
+    "http": "guestagent.probes.http",
 }
 
 
