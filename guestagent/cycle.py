@@ -280,6 +280,9 @@ def metrics_for(report, timestamp=None):
         "ios_version": agent.get("ios_version"), "device": agent["device"]["kind"]})
     for sample in report["probes"]:
         labels = out.probe_labels(sample)
+        if sample.get("skipped"):  # not due this cycle (its schedule, its budget)
+            probes.module(sample["kind"]).metrics(sample, out)
+            continue
         out.gauge("guestagent_probe_success",
                   "1 when the sample was taken and the test point answered.",
                   1 if (not sample.get("error") and sample.get("reachable")) else 0, labels)
@@ -344,15 +347,39 @@ def describe_sample(sample):
     name = "{:<8} {:<18}".format(sample["kind"], sample["target"][:18])
     if sample.get("error"):
         return "{} ERROR {}".format(name, sample["error"])
+    if sample.get("skipped"):
+        return "{} skipped: {}".format(name, sample["skipped"])
     if sample["kind"] == "traceroute":
         return "{} {} hops, first hop {}".format(name, len(sample.get("hops") or []),
                                                  sample.get("first_hop") or "-")
+    if sample["kind"] == "throughput":
+        rates = ["{} {}".format(d, _rate((sample.get(d) or {}).get("bits_per_second")))
+                 for d in ("download", "upload")]
+        return "{} {}, latency {}".format(name, ", ".join(rates), _ms(sample.get("latency_ms")))
+    if sample["kind"] == "dns" and sample.get("loss_ratio") is not None:
+        return "{} loss {:5.1%}  median response {}  {}".format(
+            name, sample["loss_ratio"], _ms((sample.get("response_ms") or {}).get("median")),
+            " ".join("{}={}".format(k, v) for k, v in sorted(sample["rcodes"].items())))
+    if sample["kind"] == "http" and sample.get("loss_ratio") is not None:
+        phases = sample.get("phases_ms") or {}
+        return "{} failed {:5.1%}  median ttfb {}  total {}  {}".format(
+            name, sample["loss_ratio"], _ms((phases.get("ttfb") or {}).get("median")),
+            _ms((phases.get("total") or {}).get("median")),
+            " ".join("HTTP {}x{}".format(k, v) for k, v in sorted(sample["statuses"].items())))
     if "loss_ratio" in sample and sample.get("loss_ratio") is not None:
         rtt = (sample.get("rtt_ms") or {}).get("median")
         return "{} loss {:5.1%}  median rtt {}  jitter {}".format(
             name, sample["loss_ratio"], "-" if rtt is None else "{:.3f} ms".format(rtt),
             "-" if sample.get("jitter_ms") is None else "{:.3f} ms".format(sample["jitter_ms"]))
     return "{} done in {:.3f} s".format(name, sample.get("duration_s") or 0)
+
+
+def _ms(value):
+    return "-" if value is None else "{:.3f} ms".format(value)
+
+
+def _rate(bps):
+    return "-" if bps is None else "{:.2f} Mbit/s".format(bps / 1e6)
 
 
 def run(config, **kwargs):

@@ -25,9 +25,14 @@ def sample_bad(sample, loss_max=LOSS_MAX, rtt_max_ms=RTT_MAX_MS):
     """True/False by the availability rule; None when the sample says nothing."""
     if sample.get("error"):
         return None
+    if sample.get("kind") == "throughput" or sample.get("skipped"):
+        return None
     if sample.get("kind") == "dns":
         loss = sample.get("loss_ratio")
         delay = (sample.get("response_ms") or {}).get("median")
+    elif sample.get("kind") == "http":
+        loss = sample.get("loss_ratio")
+        delay = ((sample.get("phases_ms") or {}).get("total") or {}).get("median")
     else:
         loss = sample.get("loss_ratio")
         delay = (sample.get("rtt_ms") or {}).get("median")

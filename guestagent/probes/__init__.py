@@ -17,6 +17,7 @@ PROBERS = {
     "traceroute": "guestagent.probes.traceroute",
     "dns": "guestagent.probes.dns",
     "http": "guestagent.probes.http",
+    "throughput": "guestagent.probes.throughput",
 }
 
 

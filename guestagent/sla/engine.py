@@ -45,9 +45,14 @@ def normalize(sample, loss_max, rtt_max_ms, default_ts=None):
     no reply is unavailable; a measurement error is neither (available None).
     """
     kind = sample.get("kind") or "icmp"
+    if kind in ("traceroute", "throughput"):
+        return None  # a path and a capacity test: no availability of their own
     if kind == "dns":
         sent, received = sample.get("queries_sent"), sample.get("queries_answered")
         delay = (sample.get("response_ms") or {}).get("median")
+    elif kind == "http":
+        sent, received = sample.get("requests_sent"), sample.get("requests_ok")
+        delay = ((sample.get("phases_ms") or {}).get("total") or {}).get("median")
     else:
         sent, received = sample.get("sent"), sample.get("received")
         delay = (sample.get("rtt_ms") or {}).get("median")
