@@ -80,7 +80,7 @@ def test_duplicate_names_and_password_without_user_are_rejected():
 
 def test_unknown_prober_kind_names_the_choices():
     problems = problems_of("targets:\n  - {host: 192.0.2.1, kind: smoke-signal}\n")
-    assert "expected one of 'icmp'" in problems[0]
+    assert "expected one of 'dns', 'http', 'icmp', 'throughput', 'traceroute'" in problems[0]
 
 
 def test_broken_yaml_names_the_line():
