@@ -39,6 +39,25 @@ def resolve_into(sample, host, deadline):
     return address, version
 
 
+def run_on_router(sample, context, command, timeout_s, what):
+    """For `via: ios` probes: the command's output from the router, or None with the sample's
+    measurement error set (no router, or the router refused or failed the command)."""
+    from guestagent.device import DeviceError
+    device = getattr(context, "device", None) if context is not None else None
+    sample["command"] = command
+    if device is None:
+        sample["error"] = "via ios: no router device"
+        return None
+    if timeout_s < 1.0:
+        sample["error"] = "deadline: {:.1f} s left, not enough to send".format(timeout_s)
+        return None
+    try:
+        return device.execute(command, timeout_s=timeout_s)
+    except DeviceError as exc:
+        sample["error"] = "{} failed: {}".format(what, exc)
+        return None
+
+
 def literal_family(host):
     try:
         return ipaddress.ip_address(host).version

@@ -8,7 +8,6 @@ come from `Success rate is P percent (x/y)`.
 
 import math
 
-from guestagent.device import DeviceError
 
 # Time IOS needs beyond count x timeout (sending, the cli round trip).
 _MARGIN_S = 3.0
@@ -26,22 +25,12 @@ def command(host, options, vrf=None):
 def probe(target, options, deadline, context, sample):
     from guestagent.ios import ping as ios_ping
     from guestagent.probes import icmp
-    device = getattr(context, "device", None) if context is not None else None
-    if device is None:
-        sample["error"] = "via ios: no router device"
-        return sample
+    from guestagent.probes.common import run_on_router
     vrf = target.get("vrf") if hasattr(target, "get") else None
-    text_command = command(target.host, options, vrf)
-    sample["command"] = text_command
     wanted_s = options.count * max(1, int(math.ceil(options.timeout_s))) + _MARGIN_S
-    budget_s = deadline.remaining()
-    if budget_s < 1.0:
-        sample["error"] = "deadline: {:.1f} s left, not enough to send".format(budget_s)
-        return sample
-    try:
-        text = device.execute(text_command, timeout_s=min(wanted_s, budget_s))
-    except DeviceError as exc:
-        sample["error"] = "ios ping failed: {}".format(exc)
+    text = run_on_router(sample, context, command(target.host, options, vrf),
+                         min(wanted_s, deadline.remaining()), "ios ping")
+    if text is None:
         return sample
     parsed = ios_ping.parse(text)
     if not parsed.get("recognized") or not parsed.get("sent"):

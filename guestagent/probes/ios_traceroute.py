@@ -7,8 +7,6 @@ guestagent.ios.traceroute; hops have the same fields as the Linux traceroute pro
 
 import math
 
-from guestagent.device import DeviceError
-
 _MARGIN_S = 3.0  # the cli round trip and IOS's own pacing
 
 
@@ -24,17 +22,11 @@ def command(host, options, vrf=None):
 def probe(target, options, deadline, context, sample):
     from guestagent.ios import traceroute as ios_traceroute
     from guestagent.probes.traceroute import first_responding_hop
-    device = getattr(context, "device", None) if context is not None else None
-    if device is None:
-        sample["error"] = "via ios: no router device"
-        return sample
-    text_command = command(target.host, options, target.get("vrf"))
-    sample["command"] = text_command
+    from guestagent.probes.common import run_on_router
     wanted_s = options.max_hops * options.queries * max(1, math.ceil(options.wait_s)) + _MARGIN_S
-    try:
-        text = device.execute(text_command, timeout_s=min(wanted_s, deadline.remaining()))
-    except DeviceError as exc:
-        sample["error"] = "ios traceroute failed: {}".format(exc)
+    text = run_on_router(sample, context, command(target.host, options, target.get("vrf")),
+                         min(wanted_s, deadline.remaining()), "ios traceroute")
+    if text is None:
         return sample
     parsed = ios_traceroute.parse(text)
     if not parsed.get("recognized"):
