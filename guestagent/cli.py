@@ -24,11 +24,12 @@ class _Parser(argparse.ArgumentParser):
         sys.exit(EXIT_USAGE)
 
 
-def _add_config(parser):
+def add_config_argument(parser, used_for=None):
+    """-c/--config, the same for every subcommand (the modules in commands/ use it too)."""
     parser.add_argument("-c", "--config", metavar="FILE",
-                        help="config file (default: $GUESTAGENT_CONFIG, "
+                        help="config file{}; default: $GUESTAGENT_CONFIG, "
                              "/bootflash/guest-share/guestagent/config.yaml, else the embedded "
-                             "default)")
+                             "default".format(", for " + used_for if used_for else ""))
 
 
 def build_parser():
@@ -39,7 +40,7 @@ def build_parser():
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     run = sub.add_parser("run", help="run one measurement cycle", epilog=EPILOG)
-    _add_config(run)
+    add_config_argument(run)
     run.add_argument("--trigger", choices=("timer", "track", "manual", "cli", "cron"),
                      default="cli", help="what started this cycle (recorded in the report)")
     run.add_argument("--deadline", type=float, metavar="SECONDS",
@@ -56,7 +57,7 @@ def build_parser():
     parse.add_argument("--list", action="store_true", help="list the parser kinds")
 
     check = sub.add_parser("check-config", help="validate a config file and exit")
-    _add_config(check)
+    add_config_argument(check)
     check.add_argument("--show", action="store_true", help="print the config with defaults")
 
     for name in COMMANDS:

@@ -19,10 +19,8 @@ LOW_FREE_BYTES = 50 * 1024 * 1024
 
 
 def add_arguments(parser):
-    parser.add_argument("-c", "--config", metavar="FILE",
-                        help="config file (default: $GUESTAGENT_CONFIG, "
-                             "/bootflash/guest-share/guestagent/config.yaml, else the embedded "
-                             "default)")
+    from guestagent.cli import add_config_argument
+    add_config_argument(parser)
     parser.add_argument("--json", action="store_true", help="print the checks as JSON")
 
 

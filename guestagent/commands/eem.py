@@ -16,10 +16,8 @@ EXIT_FAILED = 1
 
 def add_arguments(parser):
     parser.add_argument("action", choices=("render", "apply", "remove"))
-    parser.add_argument("-c", "--config", metavar="FILE",
-                        help="config file (default: $GUESTAGENT_CONFIG, "
-                             "/bootflash/guest-share/guestagent/config.yaml, else the embedded "
-                             "default)")
+    from guestagent.cli import add_config_argument
+    add_config_argument(parser)
     parser.add_argument("--json", action="store_true", help="print the results as JSON")
 
 

@@ -8,8 +8,8 @@ _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
 
 
 def add_arguments(parser):
-    parser.add_argument("-c", "--config", metavar="FILE",
-                        help="config file (its agent.state_dir and sla thresholds)")
+    from guestagent.cli import add_config_argument
+    add_config_argument(parser, "its agent.state_dir and sla thresholds")
     parser.add_argument("--journal", metavar="DIR",
                         help="compute from journal files in DIR instead of the state store")
     parser.add_argument("--state-dir", metavar="DIR", help="state directory (default: from config)")

@@ -9,8 +9,8 @@ HELP = "SLA state: `rebuild --journal DIR` from journal files, `show` its conten
 
 def add_arguments(parser):
     parser.add_argument("action", choices=("rebuild", "show"))
-    parser.add_argument("-c", "--config", metavar="FILE",
-                        help="config file (its agent.state_dir and sla thresholds)")
+    from guestagent.cli import add_config_argument
+    add_config_argument(parser, "its agent.state_dir and sla thresholds")
     parser.add_argument("--state-dir", metavar="DIR", help="state directory (default: from config)")
     parser.add_argument("--journal", metavar="DIR",
                         help="journal directory to rebuild from (default: the config's)")

@@ -17,8 +17,8 @@ MAX_SCAN = 2000
 
 
 def add_arguments(parser):
-    parser.add_argument("-c", "--config", metavar="FILE",
-                        help="config file (its journal directory); default as for `run`")
+    from guestagent.cli import add_config_argument
+    add_config_argument(parser, "its journal directory")
     parser.add_argument("--journal", metavar="DIR", help="journal directory (default: the "
                         "config's)")
     parser.add_argument("--json", action="store_true", help="print the status as JSON")

@@ -57,25 +57,25 @@ def counter(text):
     return integer(text)
 
 
-def triple(text):
-    """`4/1867/3927` -> (4, 1867, 3927); anything else -> None."""
+def slashed(text, count):
+    """`4/1867/3927` with count 3 -> (4, 1867, 3927); anything else -> None."""
     parts = (text or "").strip().split("/")
-    if len(parts) != 3:
+    if len(parts) != count:
         return None
     values = [number(p) for p in parts]
     if any(v is None for v in values):
         return None
     return tuple(values)
+
+
+def triple(text):
+    """`min/avg/max` -> a tuple of three numbers, or None."""
+    return slashed(text, 3)
 
 
 def pair(text):
-    parts = (text or "").strip().split("/")
-    if len(parts) != 2:
-        return None
-    values = [number(p) for p in parts]
-    if any(v is None for v in values):
-        return None
-    return tuple(values)
+    """`a/b` -> a tuple of two numbers, or None."""
+    return slashed(text, 2)
 
 
 def split_key_value(line):
