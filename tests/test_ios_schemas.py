@@ -11,7 +11,7 @@ import os
 import pytest
 
 from guestagent import ios
-from tests.conftest import FIXTURES
+from tests.conftest import FIXTURES, ROOT
 
 # Fixture directory -> parser kind.
 SUPPORTED = {
@@ -95,7 +95,7 @@ def conforms(value, schema, where="result"):
 
 
 def test_every_supported_real_directory_was_copied():
-    real = "/work/shared/fixtures-real"
+    real = os.path.join(ROOT, "..", "shared", "fixtures-real")
     if not os.path.isdir(real):
         pytest.skip("the shared collection of real output is not on this machine")
     for directory in SUPPORTED:
