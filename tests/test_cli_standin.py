@@ -590,11 +590,11 @@ def test_fixtures_are_read_as_utf8_in_a_c_locale(tmp_path, router):
 
 def test_a_fixture_that_is_not_utf8_is_a_device_error_naming_it(tmp_path):
     from guestagent.device.simulated import SimulatedDevice
-    (tmp_path / "show_version__synthetic.txt").write_bytes(b"Cisco IOS \xe9 Software\n")
+    (tmp_path / "show_version__synthetic.txt").write_bytes(b"Cisco IOS\nXE \xe9 Software\n")
     with pytest.raises(DeviceError) as info:
         SimulatedDevice(str(tmp_path)).execute("show version")
-    assert str(tmp_path / "show_version__synthetic.txt") in str(info.value)
-    assert "not UTF-8 (byte 0xe9 at offset 10)" in str(info.value)
+    assert "{}:2: not UTF-8 (byte 0xe9 at offset 13)".format(
+        tmp_path / "show_version__synthetic.txt") in str(info.value)
 
 
 # -- installed like Guest Shell's module -------------------------------------------------------
