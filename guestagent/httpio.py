@@ -114,15 +114,28 @@ class Exchange(object):
         self.phase(BODY)
         return response
 
-    def read_body(self, response, max_bytes):
-        """At most max_bytes of the body, read piece by piece (the watchdog bounds the total)."""
+    def read_body(self, response, max_bytes, partial_ok=False):
+        """At most max_bytes of the body, read piece by piece (the watchdog bounds the total).
+        With partial_ok, a body cut short (by the server, a timeout or the watchdog) gives
+        what arrived instead of raising."""
         pieces, size = [], 0
-        while size < max_bytes:
-            piece = response.read(min(65536, max_bytes - size))
-            if not piece:
-                break
-            pieces.append(piece)
-            size += len(piece)
+        try:
+            while size < max_bytes:
+                piece = response.read1(min(65536, max_bytes - size))
+                if not piece:
+                    break
+                pieces.append(piece)
+                size += len(piece)
+        except Exception:
+            if not partial_ok:
+                raise
+        if not partial_ok and size < max_bytes:
+            # A shut socket reads as the end of the body: a cut body must not pass as whole.
+            if self.guard.expired():
+                raise socket.timeout("the body was cut")
+            if response.length:
+                import http.client
+                raise http.client.IncompleteRead(b"".join(pieces), response.length)
         return b"".join(pieces)
 
     def cut_by_deadline(self, exc):

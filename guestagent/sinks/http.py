@@ -115,7 +115,8 @@ def tls_context(name, sink_config):
 
 def send(target, method, path, headers, body, deadline, timeout_s):
     """One request, all of it (resolution, connect, TLS, body, answer) within
-    min(timeout_s, deadline); returns (status, at most BODY_READ_BYTES of the body)."""
+    min(timeout_s, deadline); returns (status, the start of the body when status >= 300:
+    at most BODY_READ_BYTES, what arrived in time)."""
     from guestagent.httpio import Exchange, host_header
     from guestagent.probes.common import resolve
     limit = deadline.within(timeout_s)
@@ -136,9 +137,11 @@ def send(target, method, path, headers, body, deadline, timeout_s):
             exchange.request(method, path, all_headers, body,
                              host=host_header(target.host, target.port, target.scheme))
             response = exchange.response()
-            data = exchange.read_body(response, BODY_READ_BYTES)
         except Exception as exc:  # whatever the network or the server did: recorded, not raised
             raise SinkError(redact(exchange.failure(exc), target.secrets))
+        data = b""
+        if response.status >= 300:  # the status is the answer; a body only says why it failed
+            data = exchange.read_body(response, BODY_READ_BYTES, partial_ok=True)
     return response.status, data
 
 
