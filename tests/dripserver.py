@@ -32,6 +32,7 @@ class DripServer(object):
         self.listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self.listener.bind((bind, 0))
         self.listener.listen(16)
+        self.listener.settimeout(0.2)
         self.port = self.listener.getsockname()[1]
         self.url = "http://{}:{}".format(bind, self.port)
         self.https_url = "https://{}:{}".format(bind, self.port)
@@ -62,7 +63,6 @@ class DripServer(object):
         self._thread.join(5)
 
     def _accept(self):
-        self.listener.settimeout(0.2)
         while not self._stop.is_set():
             try:
                 sock, _ = self.listener.accept()

@@ -19,9 +19,10 @@ BODY_READ_BYTES = 4096
 SHORT_SECRET_CHARS = 4
 
 _URL_CREDENTIALS = re.compile(r"(//)[^/@\s]*@")
+# A field that holds a credential, and its value: an optional scheme word, then one token.
 _AUTHORIZATION_FIELD = re.compile(
     r"(?i)\b((?:proxy-)?authorization|x-api-key|api[-_]?key|token|password|passwd)"
-    r"([\"']?\s*[:=]\s*[\"']?)([^\r\n\"'<>,;&}]*)")
+    r"([\"']?\s*[:=]\s*[\"']?)((?:[a-z]+\s+)?[^\s\"'<>,;&}]+)")
 _AUTH_SCHEME = re.compile(r"(?i)\b(basic|bearer|digest|negotiate)(\s+)[A-Za-z0-9._~+/=:-]+")
 _SPACE = re.compile(r"\s+")
 
