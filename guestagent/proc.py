@@ -78,8 +78,7 @@ def _read_until_exit(proc, open_fds, output, until):
             time.sleep(min(left, 0.02))
             continue
         # Short waits: the child's exit does not show on pipes a grandchild still holds.
-        ready, _, _ = select.select(list(open_fds), [], [], min(left, 0.05))
-        for fd in ready:
+        for fd in _ready(open_fds, min(left, 0.05)):
             _read(fd, open_fds, output)
 
 
@@ -98,11 +97,20 @@ def _drain(open_fds, output):
     for _ in range(1024):  # bounded: someone may still be writing
         if not open_fds:
             return
-        ready, _, _ = select.select(list(open_fds), [], [], 0)
+        ready = _ready(open_fds, 0)
         if not ready:
             return
         for fd in ready:
             _read(fd, open_fds, output)
+
+
+def _ready(fds, timeout_s):
+    """The fds readable (or at their end) within timeout_s; poll, not select: a cycle with many
+    probes may hold descriptors past select's 1024."""
+    poller = select.poll()
+    for fd in fds:
+        poller.register(fd, select.POLLIN)
+    return [fd for fd, _ in poller.poll(timeout_s * 1000.0)]
 
 
 def _read(fd, open_fds, output):
