@@ -10,6 +10,7 @@ Modes (TCP):
   per second (a handshake that trickles);
 - `echo`: answer 502 with a body that echoes the request back, Authorization header and
   decoded basic-auth credentials first (a careless proxy), JSON-quoted too;
+- `echo-status`: answer with the request's headers, Authorization first, as its status line;
 - `dns-hang`, `dns-drip`: DNS over TCP, never answered / the two-byte length and then the
   message one byte per second.
 UDP: `DnsUdpSilent` receives queries and never answers.
@@ -129,6 +130,15 @@ class DripServer(object):
         body = echoed.encode("utf-8")
         sock.sendall(b"HTTP/1.1 502 Bad Gateway\r\nContent-Type: text/plain\r\n"
                      b"Content-Length: %d\r\nConnection: close\r\n\r\n" % len(body) + body)
+
+    def _serve_echo_status(self, sock):
+        """Not HTTP at all: the request's header lines sent back in place of a status line."""
+        raw = read_request(sock)
+        self.requests.append(raw)
+        head = raw.split(b"\r\n\r\n", 1)[0]
+        lines = head.split(b"\r\n")[1:]
+        lines.sort(key=lambda line: not line.lower().startswith(b"authorization"))
+        sock.sendall(b" ".join(lines) + b"\r\n\r\n")
 
     def _serve_dns_hang(self, sock):
         self._stop.wait()

@@ -96,6 +96,21 @@ sinks:
     assert leaks == []
 
 
+def test_a_status_line_that_echoes_the_request_is_redacted_too():
+    server = DripServer("echo-status").start()
+    try:
+        config = sink_config(server.url, bearer_token=TOKEN)
+        outcome = pushgateway.push(metric_set(), config, "guestagent", "lab", Deadline(5))
+        with pytest.raises(http.SinkError) as raised:
+            victoriametrics.send(config, b"guestagent_x 1\n", "guestagent", "lab", 3)
+    finally:
+        server.stop()
+    assert any(TOKEN.encode() in r for r in server.requests)
+    for error in (outcome["error"], str(raised.value)):
+        assert error.startswith("BadStatusLine: ") and "Authorization: ***" in error, error
+        assert TOKEN not in error and len(error) <= http.BODY_CHARS + 3
+
+
 def test_url_credentials_are_refused_and_never_shown(tmp_path, echo):
     proxy = echo()
     url = proxy.url.replace("//", "//fleet:{}@".format(URL_PASSWORD))

@@ -139,7 +139,9 @@ def send(target, method, path, headers, body, deadline, timeout_s):
                              host=host_header(target.host, target.port, target.scheme))
             response = exchange.response()
         except Exception as exc:  # whatever the network or the server did: recorded, not raised
-            raise SinkError(redact(exchange.failure(exc), target.secrets))
+            # Library messages may quote what the server sent (a bad status line): redact
+            # and cut them as a body.
+            raise SinkError(one_line(redact(exchange.failure(exc), target.secrets)))
         data = b""
         if response.status >= 300:  # the status is the answer; a body only says why it failed
             data = exchange.read_body(response, BODY_READ_BYTES, partial_ok=True)
@@ -173,8 +175,12 @@ def short_body(data, secrets=()):
     if any(s and len(s) < SHORT_SECRET_CHARS for s in secrets):
         return "({} bytes, not recorded: a configured secret is too short to redact)".format(
             len(data))
-    text = redact(data.decode("utf-8", "replace"), secrets)
+    return one_line(redact(data.decode("utf-8", "replace"), secrets))
+
+
+def one_line(text, limit=BODY_CHARS):
+    """Text as one printable line of at most `limit` characters (cut after redaction)."""
     text = _SPACE.sub(" ", "".join(c if c.isprintable() else " " for c in text)).strip()
-    if len(text) > BODY_CHARS:
-        text = text[:BODY_CHARS] + "..."
+    if len(text) > limit:
+        text = text[:limit] + "..."
     return text
