@@ -115,9 +115,9 @@ def test_a_missing_program_is_missing(tmp_path):
     assert "No such file" in result.stderr
 
 
-@pytest.mark.parametrize("count", [3])
-def test_real_ping_still_reads_whole(count):
+def test_real_ping_still_reads_whole():
     import shutil
+    count = 3
     if not shutil.which("ping"):
         pytest.skip("no ping")
     result = proc.run(["ping", "-n", "-c", str(count), "-i", "0.2", "127.0.0.1"],
