@@ -126,3 +126,27 @@ def test_real_ping_still_reads_whole():
         pytest.skip("ping needs privileges here")
     assert result.returncode == 0 and not result.timed_out
     assert "{} packets transmitted, {} received".format(count, count) in result.stdout
+
+
+def test_the_icmp_prober_is_not_held_by_a_grandchild_of_ping(tmp_path, monkeypatch):
+    """A `ping` that prints its output (a real capture), leaves a sleeping grandchild on its
+    stdout, and exits: the sample is taken from the output at once."""
+    from guestagent.deadline import Deadline
+    from guestagent.probes import icmp
+    from guestagent.schema import Namespace
+    from tests.conftest import fixture_path
+    pidfile = tmp_path / "grandchild.pid"
+    bindir = tmp_path / "bin"
+    bindir.mkdir()
+    script(bindir, "ping", 'cat "{}"\nsleep 30 &\necho $! > {}\nexit 0\n'.format(
+        fixture_path("linux_ping", "pingparsing__2.txt"), pidfile))
+    monkeypatch.setenv("PATH", "{}:{}".format(bindir, os.environ.get("PATH", "")))
+    options = icmp.OPTIONS.defaults()
+    options.update(count=5, interval_s=0.2, timeout_s=1.0)
+    target = Namespace(name="held", host="127.0.0.1", kind="icmp", role="target", group=None,
+                       via="guestshell", vrf=None)
+    started = time.monotonic()
+    sample = icmp.probe(target, Namespace(options), Deadline(10))
+    assert time.monotonic() - started < 10.0 / 2
+    assert sample["received"] and sample["sent"]
+    assert wait_gone(read_pid(pidfile))
