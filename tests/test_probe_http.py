@@ -81,3 +81,10 @@ def test_https_with_a_private_ca_times_the_handshake(tmp_path):
         assert "CERTIFICATE_VERIFY_FAILED" in refused["failures"][0]
     finally:
         server.shutdown()
+
+
+def test_a_missing_ca_file_is_a_measurement_error(tmp_path, plain):
+    sample = http_probe.probe(target(), options(plain, scheme="https",
+                                                ca_file=str(tmp_path / "no-ca.pem")),
+                              Deadline(5))
+    assert sample["error"].startswith("cannot load ca_file ") and "requests_sent" not in sample

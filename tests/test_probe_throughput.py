@@ -38,6 +38,7 @@ def test_download_upload_and_latency(server, tmp_path):
     sample = throughput.probe(target(), options(server), Deadline(20), context(tmp_path))
     assert sample["error"] is None and "skipped" not in sample, sample
     assert sample["download"]["bytes"] == 3000000 and sample["upload"]["bytes"] == 1000000
+    assert sample["download"]["stopped_by"] == sample["upload"]["stopped_by"] == "end"
     assert sample["download"]["bits_per_second"] > 1e6
     assert sample["latency_ms"] is not None and sample["latency_ms"] < 50
     assert sample["budget"]["used_bytes"] == 4000000
@@ -50,6 +51,7 @@ def test_byte_cap_stops_the_transfer(server, tmp_path):
                               context(tmp_path))
     assert 500000 <= sample["download"]["bytes"] < 500000 + 65536
     assert sample["upload"]["bytes"] == 500000
+    assert sample["download"]["stopped_by"] == sample["upload"]["stopped_by"] == "max_bytes"
 
 
 def test_the_daily_budget_is_honoured(server, tmp_path):
@@ -74,3 +76,11 @@ def test_an_unreachable_server_is_recorded_not_raised(tmp_path):
     from tests.conftest import free_port
     sample = throughput.probe(target(), options(free_port()), Deadline(20), context(tmp_path))
     assert sample["reachable"] is False and len(sample["errors"]) == 2
+
+
+def test_a_missing_ca_file_is_a_measurement_error(tmp_path):
+    sample = throughput.probe(target(), options(443, scheme="https",
+                                                ca_file=str(tmp_path / "no-ca.pem")),
+                              Deadline(5), context(tmp_path))
+    assert sample["error"].startswith("cannot load ca_file ")
+    assert "download" not in sample

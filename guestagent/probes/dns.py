@@ -62,7 +62,6 @@ def probe(target, options, deadline, context=None):
     except ImportError as exc:
         sample["error"] = "dnspython not installed: {}".format(exc)
         return common.finish(sample, started)
-    ask = dns.query.udp if options.protocol == "udp" else dns.query.tcp
     times_ms, rcodes, sent, network_errors = [], {}, 0, []
     for i in range(options.count):
         if i and options.interval_s:
@@ -73,12 +72,11 @@ def probe(target, options, deadline, context=None):
         sent += 1
         asked = time.monotonic()
         try:
-            answer = ask(query, address, timeout=min(options.timeout_s, deadline.remaining()),
-                         port=options.port)
+            answer = _ask(query, address, options, deadline.within(options.timeout_s))
         except dns.exception.Timeout:
             continue
-        except (OSError, EOFError, dns.exception.DNSException) as exc:
-            network_errors.append("{}: {}".format(type(exc).__name__, exc))
+        except (OSError, EOFError, ValueError, dns.exception.DNSException) as exc:
+            network_errors.append("{}: {}".format(type(exc).__name__, exc)[:200])
             continue
         times_ms.append((time.monotonic() - asked) * 1000.0)
         rcode = dns.rcode.to_text(answer.rcode())
@@ -101,6 +99,34 @@ def probe(target, options, deadline, context=None):
     if network_errors:
         sample["network_errors"] = network_errors[:3]
     return common.finish(sample, started)
+
+
+def _ask(query, address, options, limit):
+    """One query, answered or not within `limit` (a Deadline). dnspython bounds each query in
+    total, on the wall clock; over TCP the socket is ours too, watched on the monotonic clock,
+    so neither a server that drips its answer nor a clock step stretches it."""
+    import dns.exception
+    import dns.query
+    if options.protocol == "udp":
+        return dns.query.udp(query, address, timeout=limit.remaining(), port=options.port)
+    import socket
+    from guestagent.deadline import Watchdog
+    family = socket.AF_INET6 if ":" in address else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as sock, Watchdog(limit) as guard:
+        guard.watch(sock)
+        sock.settimeout(max(0.001, limit.remaining()))
+        try:
+            sock.connect((address, options.port))
+        except socket.timeout:
+            raise dns.exception.Timeout()
+        sock.setblocking(False)  # what dnspython asks of a socket it is given
+        try:
+            return dns.query.tcp(query, address, timeout=limit.remaining(), port=options.port,
+                                 sock=sock)
+        except (OSError, EOFError):
+            if guard.expired():
+                raise dns.exception.Timeout()
+            raise
 
 
 def metrics(sample, out):

@@ -1,12 +1,13 @@
 """HTTP prober: `count` requests, each on a fresh connection, timed phase by phase.
 
 Phases as a browser meets them: name resolution (once, apart), TCP connect, TLS handshake, time to
-first byte (request sent -> status line), total (connect -> last byte). Built on http.client
-rather than requests because requests does not expose the connect and TLS phases; the connection
-is closed after each request (no keep-alive), so every sample includes its handshakes.
+first byte (request sent -> status line and headers), total (connect -> last byte). Built on
+http.client (guestagent.httpio) rather than requests because requests does not expose the connect
+and TLS phases; the connection is closed after each request (no keep-alive), so every sample
+includes its handshakes. Each phase gets `timeout_s` in all, however slowly bytes arrive; a request
+cut by the cycle's deadline rather than its own timeout is not counted (`requests_cut`).
 """
 
-import socket
 import time
 
 from guestagent import quality
@@ -19,7 +20,8 @@ OPTIONS = Section({
     "path": Str("/", "path and query of the request", pattern=r"^/"),
     "method": Str("GET", "", choices=("GET", "HEAD")),
     "count": Int(3, "requests per sample", minimum=1, maximum=50),
-    "timeout_s": Num(5.0, "for each phase", above=0),
+    "timeout_s": Num(5.0, "for each phase (connect, TLS, first byte, body); the whole request "
+                     "also ends by the cycle's deadline", above=0),
     "expect_status": ListOf(Int(minimum=100, maximum=599), [200, 204, 301, 302, 304],
                             "status codes that count as success"),
     "max_bytes": Int(1048576, "body bytes read at most", minimum=0),
@@ -31,37 +33,37 @@ OPTIONS = Section({
 PHASES = ("connect", "tls", "ttfb", "total")
 
 
-def _one_request(address, port, host, options, timeout_s):
-    """Phase times (s) and status of one request on a new connection."""
-    import http.client
-    timings = {}
-    t0 = time.monotonic()
-    raw = socket.create_connection((address, port), timeout=timeout_s)
-    timings["connect"] = time.monotonic() - t0
-    sock = raw
-    try:
-        if options.scheme == "https":
-            import ssl
-            context = ssl.create_default_context(cafile=options.ca_file)
-            if not options.verify_tls:
-                context.check_hostname = False
-                context.verify_mode = ssl.CERT_NONE
-            t1 = time.monotonic()
-            sock = context.wrap_socket(raw, server_hostname=host)
-            timings["tls"] = time.monotonic() - t1
-        connection = http.client.HTTPConnection(host, port, timeout=timeout_s)
-        connection.sock = sock  # our socket, already connected (and wrapped)
-        t2 = time.monotonic()
-        connection.request(options.method, options.path, headers={
-            "Host": host if port in (80, 443) else "{}:{}".format(host, port),
-            "Connection": "close", "User-Agent": "guestagent"})
-        response = connection.getresponse()
-        timings["ttfb"] = time.monotonic() - t2
-        body = response.read(options.max_bytes) if options.method != "HEAD" else b""
-        timings["total"] = time.monotonic() - t0
+def _one_request(address, port, host, options, context, deadline):
+    """Phase times (s), status and body size of one request on a new connection. Each phase
+    gets `timeout_s` at most, the whole request ends by the deadline (httpio.Exchange)."""
+    from guestagent.httpio import Exchange, host_header
+    with Exchange(deadline, options.timeout_s) as exchange:
+        try:
+            exchange.connect(address, port)
+            if context is not None:
+                exchange.start_tls(context, host)
+            started = time.monotonic()
+            exchange.request(options.method, options.path, [
+                ("Connection", "close"), ("User-Agent", "guestagent")],
+                host=host_header(host, port, options.scheme))
+            response = exchange.response()
+            ttfb_s = time.monotonic() - started
+            body = b""
+            if options.method != "HEAD":
+                body = exchange.read_body(response, options.max_bytes)
+        except Exception as exc:  # refused, reset, timeout, TLS failure: the service failed
+            raise RequestFailed(exchange.failure(exc)[:200], exchange.cut_by_deadline(exc))
+        timings = dict(exchange.timings)
+        timings.pop("headers", None)
+        timings["ttfb"] = ttfb_s
+        timings["total"] = time.monotonic() - exchange.started
         return timings, response.status, len(body)
-    finally:
-        sock.close()
+
+
+class RequestFailed(Exception):
+    def __init__(self, message, cut_by_deadline):
+        Exception.__init__(self, message)
+        self.cut_by_deadline = cut_by_deadline
 
 
 def probe(target, options, deadline, context=None):
@@ -74,17 +76,30 @@ def probe(target, options, deadline, context=None):
     address, _ = common.resolve_into(sample, target.host, deadline)
     if address is None:
         return common.finish(sample, started)
+    tls = None
+    if options.scheme == "https":
+        import ssl
+        from guestagent.httpio import tls_context
+        try:
+            tls = tls_context(options.ca_file, options.verify_tls)
+        except (IOError, OSError, ssl.SSLError, ValueError) as exc:
+            sample["error"] = "cannot load ca_file {}: {}".format(
+                options.ca_file, getattr(exc, "strerror", None) or exc)
+            return common.finish(sample, started)
     phases = dict((p, []) for p in PHASES)
-    statuses, failures, sizes, sent = {}, [], [], 0
+    statuses, failures, sizes, sent, cut = {}, [], [], 0, 0
     for _ in range(options.count):
-        timeout_s = min(options.timeout_s, deadline.remaining())
-        if timeout_s < 0.2:
+        if deadline.remaining() < 0.2:
             break
         sent += 1
         try:
-            timings, status, size = _one_request(address, port, host, options, timeout_s)
-        except Exception as exc:  # refused, reset, timeout, TLS failure: the service failed
-            failures.append("{}: {}".format(type(exc).__name__, exc)[:200])
+            timings, status, size = _one_request(address, port, host, options, tls, deadline)
+        except RequestFailed as exc:
+            if exc.cut_by_deadline:
+                # The cycle's deadline, not the server within its timeout, ended it.
+                sent -= 1
+                cut += 1
+            failures.append(str(exc))
             continue
         for phase, seconds in timings.items():
             phases[phase].append(seconds * 1000.0)
@@ -92,8 +107,13 @@ def probe(target, options, deadline, context=None):
         sizes.append(size)
         if status not in options.expect_status:
             failures.append("HTTP {}".format(status))
+    if cut:
+        sample["requests_cut"] = cut
     if not sent:
-        sample["error"] = "deadline: no request sent"
+        sample["error"] = "deadline: no request finished in time" + (
+            " ({})".format(failures[-1]) if failures else ", none sent")
+        if failures:
+            sample["failures"] = failures[:3]
         return common.finish(sample, started)
     succeeded = sum(n for code, n in statuses.items() if int(code) in options.expect_status)
     sample.update({

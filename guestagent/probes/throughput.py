@@ -3,7 +3,9 @@ latency to it.
 
 Download: GET `download_path` (with `{bytes}` replaced by `download_bytes`), streamed and counted
 until the body ends, `max_bytes` or `max_seconds`. Upload: POST of a generated body of
-`upload_bytes`, sent in chunks and cut at the same caps. Rate = bits / seconds of the transfer.
+`upload_bytes`, sent in chunks and cut at the same caps. Rate = bits / seconds of the transfer;
+`stopped_by` says which cap ended it. Each direction is one guestagent.httpio exchange: its time
+is bounded in total (`max_seconds`, the cycle's deadline), however slowly the server sends.
 Latency: the median TCP handshake time to the server's port (one round trip), over 3 connects.
 
 Cellular data costs money: the bytes moved each UTC day are kept in
@@ -64,12 +66,16 @@ def due(options, context, state):
         options.every_n_cycles)
 
 
-def connect_rtt_ms(address, port, timeout_s, count=3):
+def connect_rtt_ms(address, port, timeout_s, count=3, deadline=None):
+    """Median TCP handshake time over `count` connects, each within timeout_s and the deadline."""
     times = []
     for _ in range(count):
+        wait_s = timeout_s if deadline is None else min(timeout_s, deadline.remaining())
+        if wait_s < 0.05:
+            break
         started = time.monotonic()
         try:
-            socket.create_connection((address, port), timeout=timeout_s).close()
+            socket.create_connection((address, port), timeout=wait_s).close()
         except OSError:
             continue
         times.append((time.monotonic() - started) * 1000.0)
@@ -79,36 +85,104 @@ def connect_rtt_ms(address, port, timeout_s, count=3):
     return median(times)
 
 
-def download(url, options, verify, until):
-    import requests
+class TransferFailed(Exception):
+    pass
+
+
+class _Server(object):
+    """Where the test connects: address, port, TLS, and the names for SNI and Host."""
+
+    def __init__(self, address, port, host, scheme, tls):
+        from guestagent.httpio import host_header
+        self.address, self.port, self.host, self.tls = address, port, host, tls
+        self.host_header = host_header(host, port, scheme)
+
+
+def _open(exchange, server, method, path, headers):
+    exchange.connect(server.address, server.port)
+    if server.tls is not None:
+        exchange.start_tls(server.tls, server.host)
+    exchange.request(method, path, [("Connection", "close"), ("User-Agent", "guestagent")] +
+                     headers, host=server.host_header)
+
+
+def _check(response):
+    if response.status >= 400:
+        raise TransferFailed("HTTP {} {}".format(response.status, response.reason))
+
+
+def download(server, path, options, deadline, until):
+    """GET, counting body bytes until the end, max_bytes or `until`; (bytes, seconds, why it
+    stopped). The whole exchange ends by `until` whatever the server sends."""
+    from guestagent.httpio import BODY, Exchange
     received = 0
     started = time.monotonic()
-    with requests.get(url, stream=True, timeout=options.timeout_s, verify=verify,
-                      headers={"Connection": "close", "Accept-Encoding": "identity"}) as response:
-        response.raise_for_status()
-        for piece in response.iter_content(65536):
-            received += len(piece)
-            if received >= options.max_bytes or time.monotonic() >= until:
-                break
-    return received, time.monotonic() - started
+    with Exchange(deadline.within(until - started), options.timeout_s) as exchange:
+        try:
+            _open(exchange, server, "GET", path, [("Accept-Encoding", "identity")])
+            response = exchange.response()
+            _check(response)
+            exchange.phase(BODY, until - time.monotonic(), read_timeout_s=options.timeout_s)
+        except TransferFailed:
+            raise
+        except Exception as exc:
+            raise TransferFailed(exchange.failure(exc))
+        stopped = "end"
+        try:
+            while True:
+                piece = response.read1(65536)
+                if not piece:
+                    break
+                received += len(piece)
+                if received >= options.max_bytes:
+                    stopped = "max_bytes"
+                    break
+                if time.monotonic() >= until:
+                    stopped = "max_seconds"
+                    break
+        except Exception as exc:
+            if not exchange.guard.expired():
+                raise TransferFailed(exchange.failure(exc))
+        if stopped == "end" and exchange.guard.expired():
+            stopped = "max_seconds"  # the watchdog ended the body at `until`
+    return received, time.monotonic() - started, stopped
 
 
-def upload(url, options, verify, until):
-    import requests
-    sent = [0]
+def upload(server, path, options, deadline, until):
+    """POST a generated body (chunked) until upload_bytes, max_bytes or `until`; (bytes,
+    seconds, why it stopped). The answer must come within timeout_s after the body."""
+    from guestagent.httpio import Exchange, SEND
     limit = min(options.upload_bytes, options.max_bytes)
+    sent = [0]
+    stopped = ["end"]
 
     def body():
-        while sent[0] < limit and time.monotonic() < until:
+        while sent[0] < limit:
+            if time.monotonic() >= until:
+                stopped[0] = "max_seconds"
+                return
             piece = _CHUNK[:min(len(_CHUNK), limit - sent[0])]
             sent[0] += len(piece)
             yield piece
+        if limit < options.upload_bytes:
+            stopped[0] = "max_bytes"
 
     started = time.monotonic()
-    response = requests.post(url, data=body(), timeout=options.timeout_s, verify=verify,
-                             headers={"Connection": "close"})
-    response.raise_for_status()
-    return sent[0], time.monotonic() - started
+    with Exchange(deadline.within(until - started + options.timeout_s),
+                  options.timeout_s) as exchange:
+        try:
+            _open(exchange, server, "POST", path, [
+                ("Transfer-Encoding", "chunked"), ("Content-Type", "application/octet-stream")])
+            # Sending stops at `until`; the last piece may take up to timeout_s to go out.
+            exchange.phase(SEND, until - time.monotonic() + options.timeout_s,
+                           read_timeout_s=options.timeout_s)
+            exchange.send_chunked(body())
+            _check(exchange.response())
+        except TransferFailed:
+            raise
+        except Exception as exc:
+            raise TransferFailed(exchange.failure(exc))
+    return sent[0], time.monotonic() - started, stopped[0]
 
 
 def probe(target, options, deadline, context=None):
@@ -140,9 +214,19 @@ def probe(target, options, deadline, context=None):
     if address is None:
         _save(write_json, state_path, state)
         return common.finish(sample, started)
-    verify = options.ca_file or True
-    sample["latency_ms"] = connect_rtt_ms(address, port, min(options.timeout_s,
-                                                             deadline.remaining()))
+    tls = None
+    if options.scheme == "https":
+        import ssl
+        from guestagent.httpio import tls_context
+        try:
+            tls = tls_context(options.ca_file)
+        except (IOError, OSError, ssl.SSLError, ValueError) as exc:
+            sample["error"] = "cannot load ca_file {}: {}".format(
+                options.ca_file, getattr(exc, "strerror", None) or exc)
+            _save(write_json, state_path, state)
+            return common.finish(sample, started)
+    server = _Server(address, port, target.host, options.scheme, tls)
+    sample["latency_ms"] = connect_rtt_ms(address, port, options.timeout_s, deadline=deadline)
     moved = 0
     for direction, action, path in (("download", download, options.download_path.replace(
             "{bytes}", str(options.download_bytes))), ("upload", upload, options.upload_path)):
@@ -151,14 +235,15 @@ def probe(target, options, deadline, context=None):
             sample.setdefault("errors", []).append(direction + ": no time left in the cycle")
             continue
         try:
-            count, seconds = action(base + path, options, verify, time.monotonic() + budget_s)
-        except Exception as exc:
-            sample.setdefault("errors", []).append("{}: {}: {}".format(
-                direction, type(exc).__name__, str(exc)[:160]))
+            count, seconds, stopped = action(server, path, options, deadline,
+                                             time.monotonic() + budget_s)
+        except TransferFailed as exc:
+            sample.setdefault("errors", []).append("{}: {}".format(direction, str(exc)[:160]))
             continue
         moved += count
         sample[direction] = {"bytes": count, "seconds": round(seconds, 6),
-                             "bits_per_second": count * 8.0 / seconds if seconds > 0 else None}
+                             "bits_per_second": count * 8.0 / seconds if seconds > 0 else None,
+                             "stopped_by": stopped}
     state["bytes"] += moved
     sample["budget"]["used_bytes"] = state["bytes"]
     _save(write_json, state_path, state)

@@ -1,74 +1,59 @@
 """Push a cycle's metrics to a Prometheus Pushgateway.
 
 Rendering and the push protocol (PUT to /metrics/job/<job>/instance/<instance>, `@base64` for
-values that need it) are prometheus_client's; the HTTP handler is ours for basic auth or bearer
-token, TLS verification with an optional CA file, and a timeout. One retry inside the deadline.
-The Pushgateway rejects timestamps, so none are sent: cumulative counters carry what happened
-while pushes failed.
+values that need it) are prometheus_client's; the `handler` it calls is ours (sinks/http.py):
+basic auth or bearer token, TLS as the other sink does it, and a whole-request deadline that a
+slow gateway cannot stretch. One retry inside the deadline. The Pushgateway rejects timestamps,
+so none are sent: cumulative counters carry what happened while pushes failed.
 """
 
-import re
 import time
 
-_CREDENTIALS_IN_URL = re.compile(r"//[^/@]+@")
+from guestagent.sinks import http
 
 
-def redact(text):
-    return _CREDENTIALS_IN_URL.sub("//***@", str(text))
+def redact(text, secrets=()):
+    return http.redact(text, secrets)
 
 
-def _read_secret(value, path):
-    if value:
-        return value
-    if path:
-        with open(path) as f:
-            return f.read().strip()
-    return None
-
-
-def _handler(push_config):
-    import base64
-    import ssl
-    try:
-        from urllib.request import Request, build_opener, HTTPSHandler, HTTPHandler
-    except ImportError:  # pragma: no cover
-        raise
-    password = _read_secret(push_config.password, push_config.password_file)
-    token = _read_secret(push_config.bearer_token, push_config.bearer_token_file)
-    context = None
-    if push_config.url.lower().startswith("https://"):
-        context = ssl.create_default_context(cafile=push_config.ca_file)
-        if not push_config.verify_tls:
-            context.check_hostname = False
-            context.verify_mode = ssl.CERT_NONE
+def _handler(target, deadline=None):
+    """A prometheus_client handler sending through sinks/http.py within `timeout` and
+    `deadline`. `target` is a sinks.http.Target, or the sink's config (which may raise
+    SinkError)."""
+    if not isinstance(target, http.Target):
+        target = http.prepare("pushgateway", target)
 
     def handler(url, method, timeout, headers, data):
         def handle():
-            request = Request(url, data=data)
-            request.get_method = lambda: method
-            for key, value in headers:
-                request.add_header(key, value)
-            if push_config.username:
-                pair = "{}:{}".format(push_config.username, password or "").encode("utf-8")
-                request.add_header("Authorization",
-                                   "Basic " + base64.b64encode(pair).decode("ascii"))
-            elif token:
-                request.add_header("Authorization", "Bearer " + token)
-            opener = build_opener(HTTPSHandler(context=context) if context else HTTPHandler())
-            response = opener.open(request, timeout=timeout)
-            if response.getcode() >= 400:
-                raise IOError("HTTP {} from the Pushgateway".format(response.getcode()))
+            from urllib.parse import urlsplit
+            from guestagent.deadline import Deadline
+            parts = urlsplit(url)
+            path = parts.path + ("?" + parts.query if parts.query else "")
+            status, body = http.send(target, method, path, headers, data,
+                                     deadline or Deadline(timeout), timeout)
+            if status >= 400:
+                text = http.short_body(body, target.secrets)
+                raise http.SinkError("HTTP {} from the Pushgateway{}".format(
+                    status, ": " + text if text else ""))
         return handle
-
     return handler
 
 
 def push(metric_set, push_config, job, instance, deadline, attempts=2):
-    """Push; returns the outcome dict recorded under report.sinks.pushgateway."""
+    """Push; returns the outcome dict recorded under report.sinks.pushgateway. Never raises for
+    what the outside does (secret and CA files, the network, the gateway)."""
     from prometheus_client.exposition import push_to_gateway
     outcome = {"ok": False, "attempts": 0}
     started = time.monotonic()
-    handler = _handler(push_config)
+    secrets = []
+    try:
+        target = http.prepare("pushgateway", push_config)
+    except http.SinkError as exc:
+        outcome["error"] = str(exc)
+        outcome["duration_s"] = round(time.monotonic() - started, 6)
+        return outcome
+    secrets = target.secrets
+    handler = _handler(target, deadline)
     registry = metric_set.registry()
     last_error = None
     for attempt in range(attempts):
@@ -84,22 +69,11 @@ def push(metric_set, push_config, job, instance, deadline, attempts=2):
             outcome["ok"] = True
             last_error = None
             break
+        except http.SinkError as exc:
+            last_error = str(exc)
         except Exception as exc:
-            last_error = _describe(exc)
+            last_error = "{}: {}".format(type(exc).__name__, exc)
     if last_error:
-        outcome["error"] = redact(last_error)
+        outcome["error"] = redact(last_error, secrets)
     outcome["duration_s"] = round(time.monotonic() - started, 6)
     return outcome
-
-
-def _describe(exc):
-    code = getattr(exc, "code", None)
-    if code is not None:
-        body = ""
-        try:
-            body = exc.read().decode("utf-8", "replace").strip()[:300]
-        except Exception:
-            pass
-        return "HTTP {} from the Pushgateway{}".format(code, ": " + body if body else "")
-    reason = getattr(exc, "reason", None)
-    return "{}: {}".format(type(exc).__name__, reason or exc)

@@ -45,28 +45,24 @@ def render(reports):
     return b"".join(chunks)
 
 
-def send(sink_config, body, job, instance, timeout_s):
-    import requests
-    auth = None
-    headers = {"Content-Type": "text/plain; version=0.0.4"}
-    if sink_config.username:
-        from guestagent.sinks.pushgateway import _read_secret
-        auth = (sink_config.username,
-                _read_secret(sink_config.password, sink_config.password_file) or "")
-    else:
-        from guestagent.sinks.pushgateway import _read_secret
-        token = _read_secret(sink_config.bearer_token, sink_config.bearer_token_file)
-        if token:
-            headers["Authorization"] = "Bearer " + token
-    verify = sink_config.ca_file or sink_config.verify_tls
-    url = sink_config.url.rstrip("/") + "/api/v1/import/prometheus"
-    response = requests.post(url, data=body, headers=headers, auth=auth, verify=verify,
-                             timeout=timeout_s,
-                             params=[("extra_label", "job=" + job),
-                                     ("extra_label", "instance=" + instance)])
-    if response.status_code >= 300:
-        raise IOError("HTTP {} from VictoriaMetrics: {}".format(response.status_code,
-                                                              response.text.strip()[:300]))
+def send(sink_config, body, job, instance, timeout_s, deadline=None):
+    """One import request, all of it within timeout_s (and `deadline`); raises
+    sinks.http.SinkError, whose text is safe to record, for any failure."""
+    from urllib.parse import urlencode
+    from guestagent.sinks import http
+    if deadline is None:
+        from guestagent.deadline import Deadline
+        deadline = Deadline(timeout_s)
+    target = http.prepare("victoriametrics", sink_config)
+    path = "{}/api/v1/import/prometheus?{}".format(target.base_path, urlencode(
+        [("extra_label", "job=" + job), ("extra_label", "instance=" + instance)]))
+    status, text = http.send(target, "POST", path,
+                             {"Content-Type": "text/plain; version=0.0.4"}, body, deadline,
+                             timeout_s)
+    if status >= 300:
+        text = http.short_body(text, target.secrets)
+        raise http.SinkError("HTTP {} from VictoriaMetrics{}".format(
+            status, ": " + text if text else ""))
 
 
 def sync(sink_config, state_dir, journal_dir, current, job, instance, deadline):
