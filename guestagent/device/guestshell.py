@@ -50,8 +50,9 @@ def find_cli():
     return spec.origin or ", ".join(spec.submodule_search_locations or []) or "cli"
 
 
-def signs(environ=None, guest_share=GUEST_SHARE):
+def signs(environ=None, guest_share=None):
     """What says this process runs in Guest Shell: a list of short descriptions, empty off it."""
+    guest_share = GUEST_SHARE if guest_share is None else guest_share
     found = []
     names = session_variables(environ)
     if names:
