@@ -32,12 +32,11 @@ import yaml
 
 from tests.conftest import ROOT, is_root
 from tests.test_bundle import NAME, build_bundle
-from tests.test_install import BARE_PATH, pyyaml_wheel_dir
+from tests.test_install import BARE_PATH, python36, pyyaml_wheel_dir
 
 fakecli = pytest.importorskip("tests.fakecli.install")
 
 GUEST_UID = 1000
-PY36 = "/root/.pyenv/versions/3.6.15/bin/python3.6"
 EMBEDDED = os.path.join(ROOT, "guestagent", "device", "ir1101")
 # The twin's router: the embedded outputs with another identity, so that data read from the
 # stand-in cannot be confused with the simulated router's (ir1101-site7, FCW2406XXXX).
@@ -149,17 +148,17 @@ def tarball(tmp_path_factory):
 # The two Guest Shells: the 3.6 of IOS XE 17.x whose system site-packages hold other versions of
 # two of our dependencies (python3-requests is an older release; prometheus_client at our very
 # version but another copy), and the current Python whose system holds none of them.
-SHELLS = [("py36-system-has-other-versions", PY36, {"requests": "2.20.0",
-                                                    "prometheus-client": "0.17.1"}),
-          ("current-system-has-none", None, {})]
+SHELLS = [("py36-system-has-other-versions", "3.6", {"requests": "2.20.0",
+                                                     "prometheus-client": "0.17.1"}),
+          ("current-system-has-none", "current", {})]
 
 
 @pytest.fixture(scope="module", params=SHELLS, ids=[s[0] for s in SHELLS])
 def twin(request, guest_user, tarball):
-    label, python, system_packages = request.param
-    python = python or sys.executable
-    if not os.access(python, os.X_OK):
-        pytest.skip("no {}".format(python))
+    label, which, system_packages = request.param
+    python = python36() if which == "3.6" else sys.executable
+    if which == "3.6" and base_python(python)[2] != "3.6":
+        pytest.skip("no Python 3.6 on this machine (.ci/run looks for one)")
     user, groups = guest_user
     root = tempfile.mkdtemp(prefix="guestagent-twin-")
     try:
