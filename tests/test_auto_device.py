@@ -72,7 +72,8 @@ def test_in_guest_shell_without_cli_auto_is_an_error_not_a_simulation(tmp_path, 
     with pytest.raises(DeviceError) as info:
         open_device(device_config())
     message = str(info.value)
-    assert "the Guest Shell cli module cannot be imported: missing" in message
+    assert "the Guest Shell cli module cannot be imported (" in message
+    assert "): missing from the path of " in message
     assert "no router data -- fix: the agent's venv must see Guest Shell's system " \
            "site-packages" in message
 
@@ -84,7 +85,8 @@ def test_a_broken_cli_on_the_path_is_named(tmp_path, monkeypatch):
     monkeypatch.setenv("SHELL_SESSION_udi", "PID:IR1101-K9")
     module, problem = guestshell.load_cli()
     assert module is None and problem.kind == guestshell.BROKEN
-    assert "is broken: it fails at import (ModuleNotFoundError" in problem.message
+    assert "cannot be imported (ModuleNotFoundError" in problem.message
+    assert problem.message.endswith("): it is broken")
     monkeypatch.delenv("SHELL_SESSION_udi")
     (tmp_path / "cli" / "__init__.py").write_text("raise KeyError('SHELL_SESSION_scheme')\n")
     sys.modules.pop("cli", None)

@@ -31,10 +31,9 @@ import pytest
 import yaml
 
 from tests.conftest import ROOT, is_root
+from tests.fakecli import install as fakecli
 from tests.test_bundle import NAME, build_bundle
 from tests.test_install import BARE_PATH, python36, pyyaml_wheel_dir
-
-fakecli = pytest.importorskip("tests.fakecli.install")
 
 GUEST_UID = 1000
 EMBEDDED = os.path.join(ROOT, "guestagent", "device", "ir1101")

@@ -84,15 +84,15 @@ def load_cli(environ=None):
     except Exception as exc:  # ImportError, the KeyError of a process without a session, ...
         what = "{}: {}".format(type(exc).__name__, str(exc).strip()[:300])
         if isinstance(exc, ImportError) and getattr(exc, "name", None) == "cli" and not where:
-            return None, CliProblem(MISSING, "the Guest Shell cli module cannot be imported: "
-                                             "missing from the path of {} ({})".format(
-                                                 sys.executable, what))
+            return None, CliProblem(MISSING, "the Guest Shell cli module cannot be imported ({}): "
+                                             "missing from the path of {}".format(
+                                                 what, sys.executable))
         if not session_variables(environ):
-            return None, CliProblem(NO_SESSION, "the cli module fails at import without the IOS "
-                                                "session variables (no SHELL_SESSION_*): {}"
-                                    .format(what))
-        return None, CliProblem(BROKEN, "the cli module at {} is broken: it fails at import "
-                                        "({})".format(where or "?", what))
+            return None, CliProblem(NO_SESSION, "the cli module cannot be imported ({}): it fails "
+                                                "at import without the IOS session variables "
+                                                "(no SHELL_SESSION_*)".format(what))
+        return None, CliProblem(BROKEN, "the cli module at {} cannot be imported ({}): it is "
+                                        "broken".format(where or "?", what))
     if not callable(getattr(cli, "execute", None)):
         return None, CliProblem(BROKEN, "the cli module at {} is broken: it has no "
                                         "execute() (not Guest Shell's)".format(
