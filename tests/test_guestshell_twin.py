@@ -426,6 +426,31 @@ def test_started_outside_ios_no_router_data(twin, capsys):
          [checks["cli"]])
 
 
+def test_the_venv_of_an_older_installer_is_found_and_recreated(twin, capsys):
+    """The defect this twin was built for: a venv that hides the system site-packages cannot see
+    `cli`. Its cycle reads nothing from the router, and install.sh replaces that venv."""
+    if not os.path.exists(twin["venv_python"]):
+        install(twin)
+    cfg = os.path.join(twin["prefix"], "venv", "pyvenv.cfg")
+    with open(cfg) as f:
+        text = f.read()
+    assert "include-system-site-packages = true" in text
+    with open(cfg, "w") as f:
+        f.write(text.replace("include-system-site-packages = true",
+                             "include-system-site-packages = false"))
+    timer = "{} -m guestagent run -c {} --trigger timer".format(twin["venv_python"],
+                                                                 twin["config"])
+    report, _ = run_cycle(twin, timer)
+    assert_no_router_data(report)
+    assert "missing from the path of" in report["agent"]["device"]["reason"]
+    out = install(twin)
+    assert "recreating {}/venv (it hid the system site-packages".format(twin["prefix"]) in out
+    report, _ = run_cycle(twin, timer)
+    assert report["agent"]["device"]["kind"] == "onbox"
+    assert report["agent"]["hostname"] == TWIN_HOSTNAME
+    show(capsys, "{}: venv of an older installer: {}".format(twin["label"], summary(report)), [])
+
+
 def test_never_simulated_data(twin):
     if not os.path.exists(twin["journal"]):
         pytest.skip("no cycle ran")
