@@ -151,20 +151,30 @@ make_venv() {
   want=$("$python" -c 'import sys; print("%d.%d" % sys.version_info[:2])')
   if [ -x "$venv/bin/python3" ]; then
     have=$("$venv/bin/python3" -c 'import sys; print("%d.%d" % sys.version_info[:2])' 2>/dev/null || true)
-    if [ "$have" = "$want" ]; then
+    if [ "$have" = "$want" ] && grep -qi '^include-system-site-packages *= *true' "$venv/pyvenv.cfg"; then
       say "reusing $venv (Python $have)"
       return
     fi
-    say "recreating $venv (Python ${have:-broken} -> $want)"
+    if [ "$have" = "$want" ]; then
+      say "recreating $venv (it hid the system site-packages, where Guest Shell's cli lives)"
+    else
+      say "recreating $venv (Python ${have:-broken} -> $want)"
+    fi
     rm -rf "$venv"
   fi
+  # --system-site-packages: Guest Shell's `cli` module exists only in the system site-packages
+  # (/usr/lib/python3.6/site-packages/cli), together with what it imports itself (its transport
+  # and error packages, whose set differs across releases), so a .pth for `cli` alone could
+  # miss them. Our pins still win: the venv's site-packages come first on sys.path, and
+  # install_wheels installs every pin into the venv whatever the system holds.
   # No pip inside: the bundle's pip wheel does the installing (Guest Shell's own pip is too old
   # for manylinux2014 wheels). A file system without symlinks gets copies.
-  if ! "$python" -m venv --without-pip "$venv" 2>/dev/null; then
+  if ! "$python" -m venv --without-pip --system-site-packages "$venv" 2>/dev/null; then
     rm -rf "$venv"
-    "$python" -m venv --without-pip --copies "$venv" || die "cannot create a venv in $venv"
+    "$python" -m venv --without-pip --system-site-packages --copies "$venv" ||
+      die "cannot create a venv in $venv"
   fi
-  say "created $venv"
+  say "created $venv (sees the system site-packages, for Guest Shell's cli)"
 }
 
 install_wheels() {
@@ -176,7 +186,9 @@ install_wheels() {
   version=${version%%-*}
   local links=(--find-links "$here/wheels")
   [ -z "$extra_wheels" ] || links+=(--find-links "$extra_wheels")
-  # --force-reinstall: an upgrade (or a rebuilt bundle of the same version) replaces the code.
+  # --force-reinstall: an upgrade (or a rebuilt bundle of the same version) replaces the code,
+  # and every pin goes into the venv even when the system site-packages (visible to this venv)
+  # hold that project at the same or another version: pip leaves those alone, outside the venv.
   # No pip.conf or PIP_* variable of this machine may add an index or other wheels.
   env -u PIP_FIND_LINKS -u PIP_INDEX_URL -u PIP_EXTRA_INDEX_URL -u PIP_NO_INDEX \
     -u PIP_CONSTRAINT -u PIP_REQUIREMENT PIP_CONFIG_FILE=/dev/null \

@@ -116,7 +116,8 @@ def schema():
         }, default={}),
         "device": Section({
             "kind": Str("auto", "onbox: the Guest Shell cli module; simulated: fixture files; "
-                        "auto: onbox when `cli` imports", choices=("auto", "onbox", "simulated")),
+                        "auto: onbox when `cli` imports, never simulated in Guest Shell",
+                        choices=("auto", "onbox", "simulated")),
             "fixtures": Path(None, "directory of the simulated router's outputs; "
                              "default: the embedded IR1101"),
             "command_timeout_s": Num(8, "time allowed to one show command", above=0),

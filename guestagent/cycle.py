@@ -92,6 +92,8 @@ class Cycle(object):
         except DeviceError as exc:
             self.report["agent"]["device"] = {"kind": "none", "reason": str(exc)}
             self.error("device", exc)
+        # A simulated report must never pass for a real one: flagged here and on every series.
+        self.report["agent"]["simulated"] = self.report["agent"]["device"]["kind"] == "simulated"
 
     def identify(self):
         agent = self.report["agent"]
@@ -272,8 +274,10 @@ def metrics_for(report, timestamp=None):
     """The metrics of a report: a pure function of it, so that a journal can be replayed."""
     from guestagent import collectors, probes
     from guestagent.metrics import MetricSet
-    out = MetricSet(timestamp=timestamp)
     agent = report["agent"]
+    simulated = agent.get("simulated") or agent["device"]["kind"] == "simulated"
+    out = MetricSet(common_labels={"simulated": "true"} if simulated else None,
+                    timestamp=timestamp)
     out.info("guestagent_agent_info", "The agent and the router it runs on.", {
         "version": agent["version"], "hostname": agent.get("hostname"),
         "serial": agent.get("serial"), "platform": agent.get("platform"),

@@ -49,8 +49,12 @@ def bundle_dir(tmp_path_factory):
 def local_wheels(tmp_path_factory):
     """PyYAML (the one binary dependency) at the bundle's version, for this machine's Python,
     as `./install.sh --dev` fetched it (the tests download nothing)."""
+    return pyyaml_wheel_dir(python36(), str(tmp_path_factory.mktemp("local-wheels")))
+
+
+def pyyaml_wheel_dir(py, directory):
+    """`directory` holding the fetched PyYAML wheel for interpreter `py`, or a skip."""
     source = os.path.join(ROOT, ".cache", "wheels", "local")
-    py = python36()
     version = subprocess.check_output([py, "-c", "import sys; print('%d%d' % "
                                        "sys.version_info[:2])"], universal_newlines=True).strip()
     with open(os.path.join(ROOT, "constraints", "guestshell.txt")) as f:
@@ -61,7 +65,6 @@ def local_wheels(tmp_path_factory):
     if not found:
         pytest.skip("no {} wheel for cp{} in {}: ./install.sh --dev fetches it".format(
             pin, version, source))
-    directory = str(tmp_path_factory.mktemp("local-wheels"))
     shutil.copy(os.path.join(source, found[0]), directory)
     return directory
 

@@ -81,7 +81,8 @@ def check_eem_timing(config):
 def open_device(config):
     """(device or None, Check)."""
     from guestagent.device import DeviceError
-    from guestagent.device.onbox import OnBoxDevice, import_cli
+    from guestagent.device import guestshell
+    from guestagent.device.onbox import OnBoxDevice
     kind = config.device.kind
     if kind == "simulated":
         from guestagent.device import open_device as _open
@@ -92,9 +93,13 @@ def open_device(config):
         return device, Check("cli", WARN, "device.kind is simulated: the router is not read "
                              "(outputs from {})".format(device.fixture_dir),
                              "set device.kind: auto on the router")
-    cli, why = import_cli()
+    cli, problem = guestshell.load_cli()
     if cli is None:
-        return None, Check("cli", FAIL, why,
+        signs = guestshell.signs()
+        if signs:  # in Guest Shell: name the failure (missing, no IOS session, broken)
+            return None, Check("cli", FAIL, "{} ({}): {}".format(
+                problem.kind, "; ".join(signs), problem.message), problem.fix)
+        return None, Check("cli", FAIL, problem.message,
                            "run inside Guest Shell started by IOS: `guestshell run "
                            "<python> -m guestagent doctor` (a shell reached by SSH or cron "
                            "has no IOS session)")

@@ -2,8 +2,10 @@
 
 `OnBoxDevice` wraps the Guest Shell `cli` module (only `cli.execute()`); `SimulatedDevice` serves
 files so that everything runs off the router. `open_device()` picks one from the config:
-`device.kind: simulated` explicitly, or `auto`, which falls back to the simulated router when `cli`
-cannot be imported and says why in `device.reason` (shown in the report).
+`device.kind: simulated` explicitly, or `auto`: onbox when `cli` imports; in Guest Shell (see
+`device.guestshell.signs`) a missing or broken `cli` is a DeviceError (no router data, never
+invented data); the simulated router only when clearly off a router. `device.reason` says why
+(shown in the report).
 """
 
 import os
@@ -65,18 +67,24 @@ def slug(command):
 
 
 def open_device(device_config):
+    from guestagent.device import guestshell
     from guestagent.device.simulated import SimulatedDevice
     kind = device_config.kind
     if kind in ("auto", "onbox"):
-        from guestagent.device.onbox import OnBoxDevice, import_cli
-        cli, why = import_cli()
+        from guestagent.device.onbox import OnBoxDevice
+        cli, problem = guestshell.load_cli()
         if cli is not None:
             return OnBoxDevice(cli, device_config.command_timeout_s)
-        if kind == "onbox":
-            raise DeviceError("import cli", why)
+        signs = guestshell.signs()
+        if kind == "onbox" or signs:
+            where = " in Guest Shell ({})".format("; ".join(signs)) if signs else ""
+            raise DeviceError("import cli", "{}{}: no router data -- fix: {}".format(
+                problem.message, where, problem.fix))
         device = SimulatedDevice(device_config.fixtures or EMBEDDED_FIXTURES)
-        device.reason = "auto: " + why
+        device.reason = ("auto: not in Guest Shell (no SHELL_SESSION_* variable, no {}, no cli "
+                         "module; {}): simulated router, not real data".format(
+                             guestshell.GUEST_SHARE, problem.message))
         return device
     device = SimulatedDevice(device_config.fixtures or EMBEDDED_FIXTURES)
-    device.reason = "configured"
+    device.reason = "configured (device.kind: simulated): simulated router, not real data"
     return device
