@@ -54,7 +54,7 @@ def test_every_problem_is_reported_with_file_line_key_and_expectation():
         "    url: pushgw.example.net:9091\n")
     text = "\n".join(problems)
     assert len(problems) == 6, text
-    assert "site.yaml:2: agent.deadline_s: expected a number > 0, got a number (0)" in text
+    assert "site.yaml:2: agent.deadline_s: expected a number > 0 and <= 3600, got a number (0)" in text
     assert "site.yaml:3: agent.colour: unknown key; expected one of:" in text
     assert "site.yaml:5: targets[0].host: expected an IP address or a host name" in text
     assert "site.yaml:7: targets[1].count: expected a whole number >= 1" in text
