@@ -9,8 +9,8 @@ import importlib
 import os
 
 from guestagent import iostokens
-from guestagent.schema import (REDACTED, Bool, Field, Host, Int, ListOf, Namespace, Num, Problems,
-                               Section, Str, Url, join, redact_url)
+from guestagent.schema import (LABEL, REDACTED, Bool, Field, Host, Int, ListOf, Namespace, Num,
+                               Problems, Section, Str, Url, join, redact_url)
 
 ROUTER_CONFIG = "/bootflash/guest-share/guestagent/config.yaml"
 EMBEDDED_DEFAULT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "default.yaml")
@@ -97,12 +97,14 @@ def _probe_defaults_section():
 def _target_section():
     from guestagent import probes
     return Section({
-        "name": Str(None, "test point name (a label on every metric); default: the host"),
+        "name": Str(None, "test point name (a label on every metric); default: the host",
+                    valid=LABEL),
         "host": Host(help="IP address or host name to probe"),
         "kind": Str("icmp", "prober", choices=sorted(probes.PROBERS)),
         "role": Str("target", "first-hop, isp-edge, target, dns, ... (a label)",
                     pattern=r"^[a-z][a-z0-9_-]*$"),
-        "group": ListOf(Str(), None, "named groups this test point belongs to", single_ok=True),
+        "group": ListOf(Str(valid=LABEL), None, "named groups this test point belongs to",
+                        single_ok=True),
         "via": Str("guestshell", "where the probe runs: Guest Shell itself, or IOS through the cli",
                    choices=("guestshell", "ios")),
         "vrf": Vrf("VRF for probes run via IOS"),
@@ -112,8 +114,10 @@ def _target_section():
 def _http_sink_fields(url_help):
     return {
         "url": Url(help=url_help),
-        "job": Str(None, "default: agent.job"),
-        "username": Str(None, "basic auth user"),
+        "job": Str(None, "default: agent.job", valid=LABEL),
+        "username": Str(None, "basic auth user", valid=(
+            lambda text: LABEL[0](text) and ":" not in text,
+            "a user name without `:` or spaces around it")),
         "password": Str(None, "basic auth password", secret=True),
         "password_file": Path(None, "file holding the basic auth password"),
         "bearer_token": Str(None, "", secret=True),
@@ -127,8 +131,8 @@ def _http_sink_fields(url_help):
 def schema():
     fields = {
         "agent": Section({
-            "job": Str("guestagent", "Pushgateway job name"),
-            "instance": Str(None, "instance label; default: the router's hostname"),
+            "job": Str("guestagent", "Pushgateway job name", valid=LABEL),
+            "instance": Str(None, "instance label; default: the router's hostname", valid=LABEL),
             "interval_s": Num(300, "seconds between timer cycles (the EEM timer)", above=0,
                               maximum=86400),
             "deadline_s": Num(14, "a cycle's time budget; ~70% of the EEM maxrun", above=0,
@@ -234,19 +238,23 @@ def parse(text, source="<config>"):
     The returned config carries `warnings` (messages that do not stop a cycle) and `lines` (key
     path -> line) as attributes outside its keys."""
     import yaml
+    loader = _loader()(text)
     try:
-        root = yaml.compose(text, Loader=_loader())
+        # One parse: the node tree gives the lines and the duplicate keys, then the data.
+        root = loader.get_single_node()
         lines, duplicates = _line_index(root)
         if duplicates:
             raise ConfigError(source, [
                 "{}:{}: {}: expected each key once, got it again (first at line {}; YAML keeps "
                 "only the last)".format(source, second, path, first)
                 for path, first, second in duplicates])
-        data = yaml.load(text, Loader=_loader())
+        data = loader.construct_document(root) if root is not None else None
     except yaml.YAMLError as exc:
         raise ConfigError(source, [_yaml_problem(source, exc)])
     except RecursionError:
         raise ConfigError(source, ["{}: not valid YAML: nested too deeply".format(source)])
+    finally:
+        loader.dispose()
     if data is None:
         data = {}
     problems = Problems()
@@ -318,7 +326,8 @@ def _check_together(config, problems):
             problems.add("sinks.{}.bearer_token_file".format(name),
                          "give bearer_token or bearer_token_file, not both")
     _check_sla_names(config, set(names), problems)
-    if config.journal is not None and config.agent is not None and config.journal.dir is None:
+    if (config.journal is not None and config.journal.dir is None and config.agent is not None
+            and config.agent.state_dir is not None):
         config.journal.dir = os.path.join(config.agent.state_dir, "journal")
 
 

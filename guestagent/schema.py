@@ -21,6 +21,9 @@ FALLBACK_MAXIMUM_INTEGER = 1e12
 MAX_STRING = 1024
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 REDACTED = "<redacted>"
+# A name that becomes a label or a URL path segment: something, without spaces around it.
+LABEL = (lambda text: bool(text) and text.strip() == text,
+         "a non-empty name without leading or trailing spaces")
 
 
 class Problems(object):

@@ -11,7 +11,7 @@ router:
 """
 
 from guestagent import iostokens
-from guestagent.schema import Bool, Int, ListOf, Num, Section, Str
+from guestagent.schema import LABEL, Bool, Int, ListOf, Num, Section, Str
 
 # Values of this section go into IOS commands (`show cellular <slot> ...`): IOS's own syntax.
 _SLOT = (iostokens.is_slot, "a cellular slot like 0/1/0")
@@ -61,6 +61,6 @@ SCHEMA = Section({
         "longitude": Num(None, "static longitude, decimal degrees", minimum=-180, maximum=180),
         "altitude_m": Num(None, "static altitude above sea level, metres", minimum=-1000,
                           maximum=20000),
-        "name": Str(None, "site name, a label on the location info metric"),
+        "name": Str(None, "site name, a label on the location info metric", valid=LABEL),
     }, default={}),
 }, default={})
