@@ -368,10 +368,18 @@ def _check_sla_names(config, names, problems):
 
 
 def _warnings(config, source):
+    lines = getattr(config, "lines", {})
     out = []
     if not config.targets:
         out.append("{}: targets: no test points configured; a cycle measures nothing but the "
                    "router".format(source))
+    unused = [join(join("targets", i), "vrf") for i, t in enumerate(config.targets)
+              if t.get("vrf") and t.get("via") != "ios"]
+    if config.path_discovery.vrf and config.path_discovery.via != "ios":
+        unused.append("path_discovery.vrf")
+    for path in unused:
+        out.append("{}:{}: {}: used only via ios (Guest Shell's own probes take no "
+                   "VRF)".format(source, _line_for(lines, path), path))
     return out
 
 

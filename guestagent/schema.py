@@ -103,7 +103,7 @@ class Str(Field):
 
     def __init__(self, default=_REQUIRED, help="", nullable=False, choices=None, pattern=None,
                  valid=None, max_length=MAX_STRING, secret=False):
-        """`pattern` must match the whole value; `valid`: (predicate, what it expects)."""
+        """`pattern` must match at the start; `valid`: (predicate, what it expects)."""
         Field.__init__(self, default, help, nullable)
         self.choices = tuple(choices) if choices else None
         self.pattern = re.compile(pattern) if pattern else None
@@ -175,10 +175,11 @@ class Num(Field):
                 or (self.minimum is not None and value < self.minimum)
                 or (self.maximum is not None and value > self.maximum)):
             return self.bad(value, path, problems)
-        if self.maximum is None and self.fallback_maximum is not None and (
-                abs(value) > self.fallback_maximum):
-            return self.bad(value, path, problems, "{} of at most {:g} either way".format(
-                self.doc, self.fallback_maximum))
+        bound = self.fallback_maximum
+        if ((self.maximum is None and value > bound)
+                or (self.minimum is None and self.above is None and value < -bound)):
+            return self.bad(value, path, problems, "{} within {:g} either way".format(
+                self.doc, bound))
         return int(value) if self.integer else value
 
 

@@ -27,7 +27,8 @@ SCHEMA = Section({
         "configuration": Bool(True, "read `show ip sla configuration` for each operation's "
                                     "type, target, VRF, tag and codec"),
         "tracks": Bool(True, "read `show track` for the tracks that follow an operation"),
-        "operations": ListOf(Int(None, minimum=1, maximum=2147483647), None, "only these operation ids; "
+        "operations": ListOf(Int(None, minimum=1, maximum=2147483647), None,
+                             "only these operation ids; "
                              "default: all", single_ok=True),
     }, default={}),
     "cellular": Section({
