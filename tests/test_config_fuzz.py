@@ -151,19 +151,51 @@ def numbers_of(value):
         yield value
 
 
+# Every IOS command a loaded config can produce: words of IOS's token characters, one space apart,
+# none starting with `-` (an option) and no `|` (a pipe to `redirect`, `tee`, ...).
+IOS_COMMAND = re.compile(r"[A-Za-z0-9_.:/][A-Za-z0-9_.:/-]*( [A-Za-z0-9_.:/][A-Za-z0-9_.:/-]*)*\Z")
+
+
+class RecordingRouter(object):
+    """Takes commands as the router's cli would and answers nothing (IOS's empty output)."""
+
+    def __init__(self):
+        self.commands = []
+
+    def execute(self, command, timeout_s=None):
+        self.commands.append(command)
+        return ""
+
+
+def ios_commands(cfg):
+    """The commands the config's IOS probes and router collectors build."""
+    from guestagent.collectors import cellular, ipsla
+    from guestagent.deadline import Deadline
+    commands = []
+    for target in cfg.targets:
+        if target.via == "ios":
+            commands.append(ios_ping.command(target.host, config.target_options(cfg, target),
+                                             target.vrf))
+    discovery = cfg.path_discovery
+    toward = discovery.toward or (cfg.targets[0].host if cfg.targets else None)
+    if discovery.enabled and discovery.via == "ios" and toward:
+        commands.append(ios_traceroute.command(toward, cfg.probes.traceroute, discovery.vrf))
+    router = RecordingRouter()
+    cellular.collect(router, cfg, Deadline(5))
+    ipsla.collect(router, cfg, Deadline(5))
+    # location.py and doctor ask `show cellular <router.gps.slot> gps`.
+    router.commands.append("show cellular {} gps".format(cfg.router.gps.slot))
+    return commands + router.commands
+
+
 def check_loaded(cfg):
     """What a config that loaded must hold; raises AssertionError or any error as a failure."""
     for number in numbers_of(cfg):
         assert math.isfinite(number) and abs(number) <= 1e12, number
     shown = json.dumps(config.redacted(cfg), sort_keys=True, default=str)
     assert SECRET not in shown
-    for target in cfg.targets:
-        if target.via == "ios":
-            ios_ping.command(target.host, config.target_options(cfg, target), target.vrf)
-    discovery = cfg.path_discovery
-    toward = discovery.toward or (cfg.targets[0].host if cfg.targets else None)
-    if discovery.enabled and discovery.via == "ios" and toward:
-        ios_traceroute.command(toward, cfg.probes.traceroute, discovery.vrf)
+    for command in ios_commands(cfg):
+        assert IOS_COMMAND.match(command), command
     for message in config.check_files(cfg):
         assert LOCATED.match(message), message
 
