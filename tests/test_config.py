@@ -502,3 +502,42 @@ def test_check_config_show_redacts_and_warns_without_targets(tmp_path):
     assert proc.returncode == 2
     assert "{}:2: sinks.pushgateway.password_file: expected a readable file".format(path) \
         in proc.stderr
+
+
+def host_corpus():
+    import random
+    rng = random.Random(12)
+    alphabet = "0123456789abcdefABCDEF:.%xyz-_ |$"
+    corpus = ["::ffff:1.2.3.4", "::1.2.3.4", "1::1.2.3.4", "fe80::1%1", "::ffff:01.2.3.4",
+              "0.0.0.0", "00.0.0.0", "255.255.255.255", "256.1.1.1", "1:2:3:4:5:6:7:8",
+              "1:2:3:4:5:6:7::", "::2:3:4:5:6:7:8", "1::2::3", ":1::", "1:2:3:4:5:6:1.2.3.4"]
+    for _ in range(3000):
+        corpus.append("".join(rng.choice(alphabet) for _ in range(rng.randint(1, 24))))
+    for _ in range(1000):
+        parts = [rng.choice(["", "0", "00", "1", "01", "255", "256", "ffff", "fFfF", "12345"])
+                 for _ in range(rng.randint(2, 9))]
+        corpus.append(rng.choice([":", ".", "::"]).join(parts))
+    return corpus
+
+
+def test_hosts_parse_alike_on_the_other_python():
+    # The suite runs on 3.6 and on current Python; compare this one's answers with the other's.
+    import subprocess
+    import sys
+    other = ".venv" if sys.version_info[:2] == (3, 6) else ".venv36"
+    python = os.path.join(ROOT, other, "bin", "python")
+    if not os.path.exists(python):
+        pytest.skip("no {} in the project".format(other))
+    corpus = host_corpus()
+    code = ("import json, sys\nfrom guestagent import iostokens\ncorpus = json.load(sys.stdin)\n"
+            "print(json.dumps([[iostokens.is_host(h), iostokens.is_host(h, scope_ok=False), "
+            "iostokens.ip_version(h, scope_ok=True)] for h in corpus]))\n")
+    proc = subprocess.run([python, "-c", code], input=json.dumps(corpus), cwd=ROOT,
+                          stdout=subprocess.PIPE, universal_newlines=True)
+    from guestagent import iostokens
+    ours = [[iostokens.is_host(h), iostokens.is_host(h, scope_ok=False),
+             iostokens.ip_version(h, scope_ok=True)] for h in corpus]
+    theirs = json.loads(proc.stdout)
+    differ = [(h, a, b) for h, a, b in zip(corpus, ours, theirs) if a != b]
+    assert differ == []
+    assert sum(1 for a in ours if a[2]) > 50  # the corpus holds addresses, not only junk
