@@ -257,15 +257,16 @@ def parse(text, source="<config>"):
         loader.dispose()
     if data is None:
         data = {}
-    problems = Problems()
+    problems, notes = Problems(), Problems()
     config = schema().check(data, "", problems)
     if config is not None:
-        _check_together(config, problems)
+        _check_together(config, problems, notes)
     if problems:
         raise ConfigError(source, _located(problems, lines, source))
     config.source = source
     object.__setattr__(config, "lines", lines)
-    object.__setattr__(config, "warnings", _warnings(config, source))
+    object.__setattr__(config, "warnings",
+                       _warnings(config, source) + _located(notes, lines, source))
     return config
 
 
@@ -278,8 +279,9 @@ def _located(problems, lines, source):
     return messages
 
 
-def _check_together(config, problems):
-    """Rules that span keys. Parts that failed their own check are None and skipped here."""
+def _check_together(config, problems, notes=None):
+    """Rules that span keys. Parts that failed their own check are None and skipped here;
+    `notes` collects what only warrants a warning."""
     names = {}
     targets = config.targets or []
     for i, target in enumerate(targets):
@@ -325,7 +327,9 @@ def _check_together(config, problems):
         if sink.bearer_token and sink.bearer_token_file:
             problems.add("sinks.{}.bearer_token_file".format(name),
                          "give bearer_token or bearer_token_file, not both")
-    _check_sla_names(config, set(names), problems)
+    # Without test points (a config that only reads a state's history, `sla report`), names
+    # cannot be checked against anything: a warning then.
+    _check_sla_names(config, set(names), problems if names or notes is None else notes)
     if (config.journal is not None and config.journal.dir is None and config.agent is not None
             and config.agent.state_dir is not None):
         config.journal.dir = os.path.join(config.agent.state_dir, "journal")

@@ -222,6 +222,12 @@ def test_names_in_sla_must_be_test_points_or_their_groups():
             "'first-hop'), got 'egde'") in text
     assert "site.yaml:8: sla.groups.g.members[1]: expected the name of a test point" in text
     assert "site.yaml:9: sla.groups.upl1nk: expected members, or a group or role" in text
+    # A config without test points (reading a state's history) only warns.
+    cfg = config.parse("sla: {groups: {either: {members: [edge, edge2]}}}\n", "site.yaml")
+    assert cfg.warnings[1:] == [
+        "site.yaml:1: sla.groups.either.members[0]: expected the name of a test point "
+        "('first-hop'), got 'edge'", "site.yaml:1: sla.groups.either.members[1]: expected the "
+        "name of a test point ('first-hop'), got 'edge2'"]
     # Without path discovery's first hop, `first-hop` names nothing.
     only(problems_of(base + "path_discovery: {first_hop: false}\n"
                      "sla: {targets: {first-hop: {}}}\n"), "sla.targets.first-hop")
