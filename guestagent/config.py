@@ -226,10 +226,20 @@ def _line_for(lines, path):
     return None
 
 
-def _yaml_problem(source, exc):
+def _yaml_problem(source, exc, text):
     mark = getattr(exc, "problem_mark", None)
-    where = "{}:{}".format(source, mark.line + 1) if mark else source
-    return "{}: not valid YAML: {}".format(where, getattr(exc, "problem", None) or exc)
+    line = mark.line + 1 if mark else None
+    problem = getattr(exc, "problem", None) or exc
+    if mark is None and isinstance(getattr(exc, "position", None), int):
+        # A character YAML does not allow (a NUL, a control character): the reader's position.
+        line = text[:exc.position].count("\n") + 1
+        character = getattr(exc, "character", None)  # an int (libyaml) or a str
+        if isinstance(character, str) and character:
+            character = ord(character[0])
+        problem = "character {} is not allowed".format(
+            "U+{:04X}".format(character) if isinstance(character, int) else "?")
+    where = "{}:{}".format(source, line) if line else source
+    return "{}: not valid YAML: {}".format(where, problem)
 
 
 def parse(text, source="<config>"):
@@ -250,7 +260,7 @@ def parse(text, source="<config>"):
                 for path, first, second in duplicates])
         data = loader.construct_document(root) if root is not None else None
     except yaml.YAMLError as exc:
-        raise ConfigError(source, [_yaml_problem(source, exc)])
+        raise ConfigError(source, [_yaml_problem(source, exc, text)])
     except RecursionError:
         raise ConfigError(source, ["{}: not valid YAML: nested too deeply".format(source)])
     finally:

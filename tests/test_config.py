@@ -92,6 +92,11 @@ def test_broken_yaml_names_the_line():
     assert "not valid YAML" in problems[0]
 
 
+def test_a_character_yaml_refuses_names_its_line():
+    problems = problems_of("agent:\n  job: a\x00b\n")
+    assert problems == ["site.yaml:2: not valid YAML: character U+0000 is not allowed"]
+
+
 def test_per_target_options_override_kind_defaults():
     cfg = config.parse("probes: {icmp: {count: 4, timeout_s: 1.5}}\n"
                        "targets:\n  - {host: 192.0.2.1, count: 20}\n  - {host: 192.0.2.2}\n")
