@@ -67,10 +67,10 @@ def build_parser():
     return parser
 
 
-def load_config(path):
+def load_config(path, **options):
     from guestagent import config
     try:
-        return config.load(path)
+        return config.load(path, **options)
     except config.ConfigError as exc:
         sys.stderr.write("guestagent: configuration has {} problem(s):\n".format(len(exc.problems)))
         for problem in exc.problems:
@@ -177,12 +177,17 @@ def cmd_parse(args):
 
 
 def cmd_check_config(args):
-    config = load_config(args.config)
+    from guestagent.config import redacted
+    # Also what the config names on disk (secret and CA files, directories): errors here.
+    config = load_config(args.config, files=True)
     if config is None:
         return EXIT_USAGE
+    for warning in config.warnings:
+        sys.stderr.write("guestagent: warning: {}\n".format(warning))
     if args.show:
         import json
-        sys.stdout.write(json.dumps(config, indent=2, sort_keys=True, default=str) + "\n")
+        sys.stdout.write(json.dumps(redacted(config), indent=2, sort_keys=True, default=str)
+                         + "\n")
     else:
         sys.stdout.write("{}: ok ({} test point(s))\n".format(config.source, len(config.targets)))
     return EXIT_OK

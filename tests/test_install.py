@@ -112,9 +112,22 @@ def test_fresh_install_creates_the_layout_and_a_private_config(bundle_dir, local
     assert "/bootflash/guest-share/guestagent" not in text
     assert text.endswith("eem:\n  python: {}/venv/bin/python3\n".format(prefix))
     venv_python = str(prefix / "venv" / "bin" / "python3")
-    check = subprocess.run([venv_python, "-m", "guestagent", "check-config", "-c", str(config)],
-                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, cwd="/",
-                           universal_newlines=True, env={"PATH": BARE_PATH})
+
+    def check_config():
+        return subprocess.run([venv_python, "-m", "guestagent", "check-config", "-c",
+                               str(config)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                              cwd="/", universal_newlines=True, env={"PATH": BARE_PATH})
+
+    # The example names the Pushgateway's password and CA files, which the operator provides.
+    check = check_config()
+    assert check.returncode == 2, check.stdout
+    assert "sinks.pushgateway.password_file: expected a readable file" in check.stdout
+    assert "sinks.pushgateway.ca_file: expected a CA bundle" in check.stdout
+    (prefix / "pushgateway.password").write_text("secret\n")
+    import ssl
+    paths = ssl.get_default_verify_paths()
+    shutil.copy(paths.cafile or paths.openssl_cafile, str(prefix / "ca.pem"))
+    check = check_config()
     assert check.returncode == 0, check.stdout
     import yaml
     with open(os.path.join(ROOT, "examples", "router.yaml")) as f:

@@ -15,9 +15,9 @@ T0 = 1795392000.0  # 2026-11-23T00:00:00Z
 INTERVAL = 300
 
 
-def make_config(tmp_path, sla_yaml=""):
+def make_config(tmp_path, sla_yaml="", targets="[{name: edge, host: 192.0.2.1}]"):
     text = "agent: {state_dir: %s, interval_s: %d}\n" % (tmp_path, INTERVAL)
-    text += "targets: [{name: edge, host: 192.0.2.1}]\n"
+    text += "targets: %s\n" % targets
     if sla_yaml:
         text += "sla:\n" + "".join("  " + line + "\n" for line in sla_yaml.splitlines())
     return config_module.parse(text, "test.yaml")
@@ -199,7 +199,8 @@ def test_dns_counters_and_metrics(tmp_path):
 
 
 def test_groups_by_role_named_and_configured(tmp_path):
-    config = make_config(tmp_path, "groups:\n  both: {members: [edge, edge2], mode: any}")
+    config = make_config(tmp_path, "groups:\n  both: {members: [edge, edge2], mode: any}",
+                         "[{name: edge, host: 192.0.2.1}, {name: edge2, host: 192.0.2.2}]")
     ts = T0
     section = sla.update(config, report(ts, [icmp("edge", ts), icmp("edge2", ts, received=0)]))
     groups = section["groups"]

@@ -14,11 +14,14 @@ _MARGIN_S = 3.0
 
 
 def command(host, options, vrf=None):
+    """The IOS command; iostokens.TokenError (nothing to send) for a value IOS would misread."""
+    from guestagent import iostokens as tokens
     timeout_s = max(1, int(math.ceil(options.timeout_s)))  # IOS takes whole seconds
     parts = ["ping"]
     if vrf:
-        parts += ["vrf", vrf]
-    parts += [host, "repeat", str(options.count), "timeout", str(timeout_s)]
+        parts += ["vrf", tokens.ios_vrf(vrf)]
+    parts += [tokens.ios_host(host), "repeat", tokens.ios_count(options.count, 1),
+              "timeout", tokens.ios_count(timeout_s, 1)]
     return " ".join(parts)
 
 
@@ -28,8 +31,12 @@ def probe(target, options, deadline, context, sample):
     from guestagent.probes.common import run_on_router
     vrf = target.get("vrf") if hasattr(target, "get") else None
     wanted_s = options.count * max(1, int(math.ceil(options.timeout_s))) + _MARGIN_S
-    text = run_on_router(sample, context, command(target.host, options, vrf),
-                         min(wanted_s, deadline.remaining()), "ios ping")
+    try:
+        line = command(target.host, options, vrf)
+    except ValueError as exc:  # iostokens.TokenError: a measurement error, never sent
+        sample["error"] = "ios ping: not sent: {}".format(exc)
+        return sample
+    text = run_on_router(sample, context, line, min(wanted_s, deadline.remaining()), "ios ping")
     if text is None:
         return sample
     parsed = ios_ping.parse(text)

@@ -11,11 +11,15 @@ _MARGIN_S = 3.0  # the cli round trip and IOS's own pacing
 
 
 def command(host, options, vrf=None):
+    """The IOS command; iostokens.TokenError (nothing to send) for a value IOS would misread."""
+    from guestagent import iostokens as tokens
     parts = ["traceroute"]
     if vrf:
-        parts += ["vrf", vrf]
-    parts += [host, "numeric", "timeout", str(max(1, int(math.ceil(options.wait_s)))),
-              "probe", str(options.queries), "ttl", "1", str(options.max_hops)]
+        parts += ["vrf", tokens.ios_vrf(vrf)]
+    parts += [tokens.ios_host(host), "numeric", "timeout",
+              tokens.ios_count(max(1, int(math.ceil(options.wait_s))), 1),
+              "probe", tokens.ios_count(options.queries, 1), "ttl", "1",
+              tokens.ios_count(options.max_hops, 1, 255)]
     return " ".join(parts)
 
 
@@ -24,8 +28,13 @@ def probe(target, options, deadline, context, sample):
     from guestagent.probes.traceroute import first_responding_hop
     from guestagent.probes.common import run_on_router
     wanted_s = options.max_hops * options.queries * max(1, math.ceil(options.wait_s)) + _MARGIN_S
-    text = run_on_router(sample, context, command(target.host, options, target.get("vrf")),
-                         min(wanted_s, deadline.remaining()), "ios traceroute")
+    try:
+        line = command(target.host, options, target.get("vrf"))
+    except ValueError as exc:  # iostokens.TokenError: a measurement error, never sent
+        sample["error"] = "ios traceroute: not sent: {}".format(exc)
+        return sample
+    text = run_on_router(sample, context, line, min(wanted_s, deadline.remaining()),
+                         "ios traceroute")
     if text is None:
         return sample
     parsed = ios_traceroute.parse(text)

@@ -12,6 +12,10 @@ per-group overrides.
 
 from guestagent.schema import Field, Int, ListOf, Namespace, Num, Section, Str, join
 
+# Upper bounds: a minute of delay, a year of time.
+_MAX_MS = 60000
+_MAX_S = 366 * 86400
+
 # Keys a test point may override; the defaults live in SCHEMA below.
 THRESHOLD_KEYS = ("loss_max", "rtt_max_ms", "outage_min_s", "restore_min_s",
                   "baseline_window_days", "baseline_min_samples", "baseline_refresh_s",
@@ -26,20 +30,27 @@ def _thresholds(optional):
     return {
         "loss_max": Num(d(0.2), "a sample is available when loss_ratio <= this", minimum=0,
                         maximum=1),
-        "rtt_max_ms": Num(d(500), "... and its median delay <= this (ms)", above=0),
+        "rtt_max_ms": Num(d(500), "... and its median delay <= this (ms)", above=0,
+                          maximum=_MAX_MS),
         "outage_min_s": Num(d(0), "an unavailable run must last this long to be an outage",
-                            minimum=0),
+                            minimum=0, maximum=_MAX_S),
         "restore_min_s": Num(d(0), "an available run must last this long to end an outage",
-                             minimum=0),
-        "baseline_window_days": Num(d(14), "trailing window of the baselines", above=0),
+                             minimum=0, maximum=_MAX_S),
+        "baseline_window_days": Num(d(14), "trailing window of the baselines", above=0,
+                                    maximum=366),
         "baseline_min_samples": Int(None, "valid samples before verdicts are given "
-                                    "(default: 2 days' worth at agent.interval_s)", minimum=1),
+                                    "(default: 2 days' worth at agent.interval_s)", minimum=1,
+                                    maximum=1000000),
         "baseline_refresh_s": Num(d(3600), "a baseline is computed again when this old (0: at "
-                                  "every sample)", minimum=0),
-        "threshold_t": Num(d(3), "within baseline when |V - B| / S <= T", above=0),
-        "spread_floor_abs_ms": Num(d(1), "smallest spread S of a time metric (ms)", minimum=0),
-        "spread_floor_abs_ratio": Num(d(0.01), "smallest spread S of a loss ratio", minimum=0),
-        "spread_floor_rel": Num(d(0.1), "smallest spread S as a fraction of B", minimum=0),
+                                  "every sample)", minimum=0, maximum=_MAX_S),
+        "threshold_t": Num(d(3), "within baseline when |V - B| / S <= T", above=0,
+                           maximum=1000),
+        "spread_floor_abs_ms": Num(d(1), "smallest spread S of a time metric (ms)", minimum=0,
+                                   maximum=_MAX_MS),
+        "spread_floor_abs_ratio": Num(d(0.01), "smallest spread S of a loss ratio", minimum=0,
+                                      maximum=1),
+        "spread_floor_rel": Num(d(0.1), "smallest spread S as a fraction of B", minimum=0,
+                                maximum=100),
     }
 
 
@@ -56,6 +67,10 @@ class MapOf(Field):
             return self.bad(value, path, problems)
         out = Namespace()
         for key, item in value.items():
+            if isinstance(key, (bool, float)) or key is None or not str(key).strip():
+                problems.add(join(path, str(key)), "expected a name, got {}".format(
+                    "an empty name" if isinstance(key, str) else repr(key)))
+                continue
             converted = self.item.check(item, join(path, str(key)), problems)
             if converted is not None:
                 out[str(key)] = converted
@@ -66,15 +81,16 @@ _GROUP_FIELDS = {
     "members": ListOf(Str(), None, "test point names (default: the test points whose `group` "
                       "names this group, or whose role is this name)", single_ok=True),
     "mode": Str("all", "available when all members are, or when any is", choices=("all", "any")),
-    "outage_min_s": Num(None, "override for the group's outages", minimum=0),
-    "restore_min_s": Num(None, "", minimum=0),
+    "outage_min_s": Num(None, "override for the group's outages", minimum=0, maximum=_MAX_S),
+    "restore_min_s": Num(None, "", minimum=0, maximum=_MAX_S),
 }
 
 SCHEMA = Section(dict(_thresholds(False), **{
     "retention_days": Num(92, "samples kept in the state (a quarter: quarterly reports)",
-                          above=0),
+                          above=0, maximum=3660),
     "max_samples_per_point": Int(None, "hard bound on stored samples per test point "
-                                 "(default: 4 x retention at agent.interval_s)", minimum=100),
+                                 "(default: 4 x retention at agent.interval_s)", minimum=100,
+                                 maximum=100000000),
     "targets": MapOf(Section(_thresholds(True)), {}, "per test point overrides"),
     "groups": MapOf(Section(_GROUP_FIELDS), {}, "groups of test points"),
 }), default={})
