@@ -4,7 +4,6 @@ import json
 import os
 import shutil
 import stat
-import sys
 import threading
 
 import pytest
@@ -12,6 +11,7 @@ import pytest
 from guestagent import cli as command_line
 from tests import fakecli_env
 from tests.conftest import FIXTURES, ROOT
+from tests.fakecli.install import session_env
 
 EMBEDDED = os.path.join(ROOT, "guestagent", "device", "ir1101")
 
@@ -26,7 +26,8 @@ eem: {python: /opt/ga/bin/python3, tracks: [10]}
 
 @pytest.fixture
 def fake_cli(tmp_path, monkeypatch):
-    """The fake Guest Shell cli module importable in this process; returns its fixture dir."""
+    """The Guest Shell cli stand-in importable in this process, with the session IOS gives a
+    process it started; returns its fixture dir."""
     fixtures = tmp_path / "router"
     shutil.copytree(EMBEDDED, str(fixtures))
     fakecli_env.importable(monkeypatch, FAKECLI_FIXTURES=str(fixtures),
@@ -121,12 +122,26 @@ def test_no_cli_module(tmp_path, capsys):
 
 
 def test_cli_without_ios_session(tmp_path, capsys, fake_cli, monkeypatch):
-    monkeypatch.setenv("FAKECLI_BROKEN", "1")
+    """Not started by IOS (SSH, cron): no SHELL_SESSION_* variables, the module fails at import."""
+    for name in session_env():
+        monkeypatch.delenv(name)
+    code, checks = doctor(tmp_path, capsys)
+    assert code == 1
+    assert checks["cli"]["status"] == "FAIL"
+    assert "cli module cannot be imported (KeyError:" in checks["cli"]["message"]
+    assert "configuration key 'SHELL_SESSION_scheme' could not be found" in \
+        checks["cli"]["message"]
+    assert "guestshell run" in checks["cli"]["fix"]
+
+
+def test_cli_without_the_socket_to_ios(tmp_path, capsys, fake_cli, monkeypatch):
+    monkeypatch.setenv("FAKECLI_NO_SOCKET", "1")
     code, checks = doctor(tmp_path, capsys)
     assert code == 1
     assert checks["cli"]["status"] == "FAIL"
     assert "`show clock` through the cli module failed" in checks["cli"]["message"]
-    assert "Couldn't connect" in checks["cli"]["message"]
+    assert ("PnPSocketError: SocketError: Socket /cisco/nginx_shared/pnp_python.sock not "
+            "present. Make sure to enable http server") in checks["cli"]["message"]
 
 
 def test_bad_config(tmp_path, capsys):

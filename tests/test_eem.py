@@ -11,6 +11,7 @@ import pytest
 from guestagent import config as configs
 from guestagent import eem
 from tests.conftest import ROOT, run_agent
+from tests.fakecli.install import forget_imported, session_env
 
 FAKECLI = os.path.join(ROOT, "tests", "fakecli")
 
@@ -36,6 +37,7 @@ def make_config(tmp_path, text=BASE, name="config.yaml"):
 
 def fake_env(tmp_path, **extra):
     env = {"PYTHONPATH": FAKECLI, "FAKECLI_LOG": str(tmp_path / "configure.log")}
+    env.update(session_env())
     env.update(extra)
     return env
 
@@ -205,7 +207,9 @@ def test_apply_without_cli_says_what_to_do(tmp_path):
 
 def test_the_fake_cli_refuses_what_the_real_one_refuses(tmp_path, monkeypatch):
     monkeypatch.syspath_prepend(FAKECLI)
-    sys.modules.pop("cli", None)
+    for name, value in session_env().items():
+        monkeypatch.setenv(name, value)
+    forget_imported()
     import cli
     try:
         with pytest.raises(cli.CLICommandError):
@@ -216,7 +220,7 @@ def test_the_fake_cli_refuses_what_the_real_one_refuses(tmp_path, monkeypatch):
             cli.execute("show nonsense")
         assert "ir1101-site7 uptime" in cli.execute("show  version")
     finally:
-        sys.modules.pop("cli", None)
+        forget_imported()
 
 
 @pytest.mark.parametrize("trigger", [["timer"], ["track", "--track", "10", "--track-state", "down"]])
@@ -226,6 +230,7 @@ def test_a_cycle_started_as_eem_starts_it(tmp_path, trigger):
     path = make_config(tmp_path)
     env = {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin",
            "PYTHONPATH": os.pathsep.join([FAKECLI, ROOT])}
+    env.update(session_env())
     result = subprocess.run([sys.executable, "-m", "guestagent", "run", "-c", path,
                              "--trigger"] + trigger + ["--json"],
                             env=env, cwd="/", stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,

@@ -17,6 +17,7 @@ import tarfile
 import pytest
 
 from tests.conftest import ROOT
+from tests.fakecli.install import session_env
 from tests.test_bundle import NAME, build_bundle
 
 FAKECLI = os.path.join(ROOT, "tests", "fakecli")
@@ -75,7 +76,9 @@ def install(bundle_dir, prefix, *args, **kw):
 
 
 def fake_cli_env(tmp_path):
-    return {"PYTHONPATH": FAKECLI, "FAKECLI_LOG": str(tmp_path / "configure.log")}
+    env = {"PYTHONPATH": FAKECLI, "FAKECLI_LOG": str(tmp_path / "configure.log")}
+    env.update(session_env())
+    return env
 
 
 def site_config(prefix, device="onbox"):
@@ -159,7 +162,7 @@ def test_install_doctor_applets_cycle_upgrade_uninstall(bundle_dir, local_wheels
     # The timer applet's command, as EEM runs it: from /, no TTY, a bare environment.
     command = rendered[3].split('"guestshell run ', 1)[1].rstrip('"').split()
     cycle = subprocess.run(command, cwd="/", stdin=subprocess.DEVNULL,
-                           env={"PATH": BARE_PATH, "PYTHONPATH": FAKECLI},
+                           env=dict(session_env(), PATH=BARE_PATH, PYTHONPATH=FAKECLI),
                            stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                            universal_newlines=True, timeout=120)
     assert cycle.returncode in (0, 1), cycle.stderr

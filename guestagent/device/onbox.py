@@ -1,14 +1,29 @@
 """The router itself, through the Guest Shell `cli` module.
 
-Only `cli.execute()` is used (one exec command; it refuses `;` and newlines). Exception classes
-differ across IOS XE releases, so any exception at this boundary becomes a DeviceError, and output
-carrying IOS error text is a failure too. `cli.execute()` has no timeout of its own: it runs in a
-daemon thread that we stop waiting for after `command_timeout_s`.
+Only `cli.execute()` is used (one exec command; it refuses `;` and newlines). What the module does
+is described in the project's platform notes ("The `cli` module, as its public source behaves"):
+
+- It is not thread-safe (one module-level listener rewrites its session token from each response),
+  so every call here holds one process-wide lock; a caller that cannot get it within its time gets
+  a DeviceTimeout saying IOS was busy.
+- It has its own timeout, `cli.MAX_WAIT_TIME`: set to the call's allowed time, IOS gives up and the
+  module raises CLITimeoutError with the partial output, which stays on the DeviceTimeout as
+  `.output`. The call runs in the calling thread, so nothing is left talking to IOS afterwards.
+  A module without MAX_WAIT_TIME gets a bounded fallback (see `_call_in_thread`).
+- Empty output makes the module itself fail on `None.strip` (AttributeError): that is '' here.
+- Exception classes differ across IOS XE releases, so any exception at this boundary becomes a
+  DeviceError, and output carrying IOS error text is a failure too.
 """
 
 import threading
+import time
 
 from guestagent.device import Device, DeviceError, DeviceTimeout, check_command, ios_error
+
+# One IOS call at a time in this process, whichever OnBoxDevice makes it.
+_CLI_LOCK = threading.Lock()
+# Below this much time left a call is not started (IOS would be asked to give up at once).
+_MIN_CALL_S = 0.05
 
 
 def import_cli():
@@ -23,6 +38,11 @@ def import_cli():
     return cli, None
 
 
+def _empty_output(exc):
+    """True for the module's own failure on a reply without text (`None.strip`)."""
+    return isinstance(exc, AttributeError) and "'NoneType'" in str(exc) and "strip" in str(exc)
+
+
 class OnBoxDevice(Device):
     kind = "onbox"
 
@@ -32,8 +52,43 @@ class OnBoxDevice(Device):
 
     def execute(self, command, timeout_s=None):
         check_command(command)
-        timeout_s = self.command_timeout_s if timeout_s is None else min(timeout_s,
+        allowed_s = self.command_timeout_s if timeout_s is None else min(timeout_s,
                                                                           self.command_timeout_s)
+        started = time.monotonic()
+        if allowed_s < _MIN_CALL_S or not _CLI_LOCK.acquire(timeout=max(0.0, allowed_s)):
+            raise DeviceTimeout(command, "IOS was busy with another command for {:.1f} s (one "
+                                         "call at a time)".format(max(0.0, allowed_s)))
+        left_s = allowed_s - (time.monotonic() - started)
+        if left_s < _MIN_CALL_S:
+            _CLI_LOCK.release()
+            raise DeviceTimeout(command, "IOS was busy with another command for {:.1f} s (one "
+                                         "call at a time)".format(allowed_s))
+        if hasattr(self.cli, "MAX_WAIT_TIME"):
+            try:
+                output = self._call_with_max_wait(command, left_s)
+            finally:
+                _CLI_LOCK.release()
+        else:
+            output = self._call_in_thread(command, left_s)  # releases the lock itself
+        error = ios_error(output)
+        if error:
+            raise DeviceError(command, "IOS says: " + error)
+        return output
+
+    def _call_with_max_wait(self, command, wait_s):
+        """cli.execute() in this thread, IOS told to give up after wait_s (the lock is held)."""
+        previous = self.cli.MAX_WAIT_TIME
+        self.cli.MAX_WAIT_TIME = wait_s
+        try:
+            return self._output_of(command, lambda: self.cli.execute(command), wait_s)
+        finally:
+            self.cli.MAX_WAIT_TIME = previous
+
+    def _call_in_thread(self, command, wait_s):
+        """Fallback for a module without MAX_WAIT_TIME: IOS cannot be told to give up, so the call
+        runs in a daemon thread that we stop waiting for after wait_s. That thread keeps the lock
+        until IOS answers, so no second call overlaps the abandoned one; later callers wait for it
+        within their own time and get "IOS was busy". Bounded, but the command still runs on."""
         box = {}
 
         def work():
@@ -41,19 +96,50 @@ class OnBoxDevice(Device):
                 box["output"] = self.cli.execute(command)
             except Exception as exc:
                 box["error"] = exc
+            finally:
+                _CLI_LOCK.release()
 
         worker = threading.Thread(target=work, name="cli-execute")
         worker.daemon = True
-        worker.start()
-        worker.join(max(0.0, timeout_s))
+        try:
+            worker.start()
+        except Exception:
+            _CLI_LOCK.release()
+            raise
+        worker.join(wait_s)
         if worker.is_alive():
-            raise DeviceTimeout(command, "no answer from IOS within {:.1f} s".format(timeout_s))
-        if "error" in box:
-            exc = box["error"]
+            raise DeviceTimeout(command, "no answer from IOS within {:.1f} s (this cli module "
+                                         "cannot be told to give up)".format(wait_s))
+
+        def result():
+            if "error" in box:
+                raise box["error"]
+            return box["output"]
+        return self._output_of(command, result, wait_s)
+
+    @staticmethod
+    def _output_of(command, call, wait_s):
+        """The text of call(), every exception turned into a DeviceError."""
+        try:
+            output = call()
+        except Exception as exc:
+            if _empty_output(exc):
+                return ""
+            name = type(exc).__name__
+            if name == "CLITimeoutError":
+                timeout = DeviceTimeout(command, "IOS gave up after {:.1f} s (CLITimeoutError)"
+                                        .format(wait_s))
+                timeout.output = getattr(exc, "output", None) or ""
+                raise timeout
+            if name == "CLISyntaxError":
+                # The module keeps IOS's text to itself: all it says is that IOS refused.
+                raise DeviceError(command, "IOS rejected the command as invalid (CLISyntaxError: "
+                                           "{})".format(str(exc).strip()[:200]))
             text = getattr(exc, "output", None) or str(exc)
-            raise DeviceError(command, "{}: {}".format(type(exc).__name__, text.strip()[:300]))
-        output = box.get("output") or ""
-        error = ios_error(output)
-        if error:
-            raise DeviceError(command, "IOS says: " + error)
+            raise DeviceError(command, "{}: {}".format(name, str(text).strip()[:300]))
+        if output is None:
+            return ""
+        if not isinstance(output, str):
+            raise DeviceError(command, "the cli module returned {}, not text".format(
+                type(output).__name__))
         return output

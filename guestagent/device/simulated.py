@@ -11,6 +11,19 @@ import os
 from guestagent.device import Device, DeviceError, check_command, ios_error, slug
 
 
+def read_fixture(path, command):
+    """A fixture file's text, read as UTF-8 whatever the locale (Guest Shell runs us with none, so
+    Python 3.6 would default to ASCII); anything else is a DeviceError naming the file."""
+    try:
+        with open(path, encoding="utf-8") as f:
+            return f.read()
+    except UnicodeDecodeError as exc:
+        raise DeviceError(command, "{}: not UTF-8 (byte 0x{:02x} at offset {})".format(
+            path, exc.object[exc.start], exc.start))
+    except (IOError, OSError) as exc:
+        raise DeviceError(command, "{}: {}".format(path, exc.strerror or exc))
+
+
 class SimulatedDevice(Device):
     kind = "simulated"
 
@@ -37,8 +50,7 @@ class SimulatedDevice(Device):
         if path is None:
             raise DeviceError(command, "IOS says: % Invalid input detected (the simulated router "
                                        "has no output for it in {})".format(self.fixture_dir))
-        with open(path) as f:
-            output = f.read()
+        output = read_fixture(path, command)
         error = ios_error(output)
         if error:
             raise DeviceError(command, "IOS says: " + error)
