@@ -284,11 +284,12 @@ def main(argv=None):
     saved = sys.stdout, sys.stderr
     out, err = SafeStream(sys.stdout), SafeStream(sys.stderr)
     sys.stdout, sys.stderr = out, err
+    exit_request = None
     try:
         try:
             code = _main(argv)
         except SystemExit as exc:  # argparse: --help, --version, usage errors
-            code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 2)
+            exit_request, code = exc, None
         except KeyboardInterrupt:
             code = 130
         out.flush()
@@ -297,6 +298,8 @@ def main(argv=None):
         sys.stdout, sys.stderr = saved
     if out.broken:
         return EXIT_BROKEN_PIPE
+    if exit_request is not None:
+        raise exit_request
     return code
 
 
