@@ -198,8 +198,9 @@ def decode_utf8(data, name):
     except UnicodeDecodeError as exc:
         line = data.count(b"\n", 0, exc.start) + 1
         column = exc.start - (data.rfind(b"\n", 0, exc.start) + 1) + 1
-        return None, "{}:{}: not UTF-8 (byte 0x{:02x} at column {}); convert it with `iconv -t " \
-            "UTF-8`".format(name, line, data[exc.start], column)
+        # The same words as the config loader's.
+        return None, "{}:{}: not UTF-8: byte 0x{:02x} at column {}; save the file as " \
+            "UTF-8".format(name, line, data[exc.start], column)
     if text.startswith("\ufeff"):
         text = text[1:]
     return text.replace("\r\n", "\n").replace("\r", "\n"), None

@@ -80,13 +80,13 @@ def test_parse_refuses_what_is_not_utf8(tmp_path, c_env):
     result = run(["parse", "linux-ping", str(path)], c_env)
     assert result.returncode == 2
     stderr = result.stderr.decode("ascii")
-    assert stderr == ("guestagent: {}:3: not UTF-8 (byte 0xf4 at column 2); convert it with "
-                      "`iconv -t UTF-8`\n".format(path))
+    assert stderr == ("guestagent: {}:3: not UTF-8: byte 0xf4 at column 2; save the file as "
+                      "UTF-8\n".format(path))
     assert result.stdout == b""
     with open(str(path), "rb") as f:
         result = run(["parse", "linux-ping"], c_env, stdin=f)
     assert result.returncode == 2
-    assert result.stderr.decode("ascii").startswith("guestagent: <stdin>:3: not UTF-8 (byte 0xf4")
+    assert result.stderr.decode("ascii").startswith("guestagent: <stdin>:3: not UTF-8: byte 0xf4")
 
 
 def test_parse_without_stdin_is_a_usage_error(c_env):
