@@ -153,6 +153,15 @@ def test_standin_error_classes_and_messages(standin):
     assert "%" not in str(info.value)
 
 
+def test_standin_other_ios_failures_carry_severity_code_and_message(standin, monkeypatch):
+    monkeypatch.setenv("FAKECLI_FAIL", "^show track$=%Error: resource temporarily unavailable")
+    with pytest.raises(standin.CLICommandError) as info:
+        standin.execute("show  track")
+    assert not isinstance(info.value, standin.CLISyntaxError)
+    assert info.value.message == "%Error: resource temporarily unavailable"
+    assert (info.value.severity, info.value.code) == ("error", "1")
+
+
 def test_standin_without_the_socket(standin, monkeypatch):
     monkeypatch.setenv("FAKECLI_NO_SOCKET", "1")
     with pytest.raises(standin.PnPSocketError) as info:
@@ -181,6 +190,12 @@ def test_agent_maps_every_module_error_to_a_device_error(standin, router, monkey
     with pytest.raises(DeviceError) as info:
         device.execute("show odd")
     assert "IOS says: % Invalid input" in str(info.value)
+    monkeypatch.setenv("FAKECLI_FAIL", "^show track$=%Error: resource temporarily unavailable")
+    with pytest.raises(DeviceError) as info:
+        device.execute("show track")
+    assert "CLICommandError" in str(info.value)
+    assert "%Error: resource temporarily unavailable" in str(info.value)
+    assert not common.feature_absent(info.value)  # a failure, not a missing feature
     monkeypatch.setenv("FAKECLI_NO_SOCKET", "1")
     with pytest.raises(DeviceError) as info:
         device.execute("show clock")
@@ -210,13 +225,14 @@ def test_standin_gives_up_after_max_wait_time_with_partial_output(standin, route
 
 
 def test_agent_uses_max_wait_time_and_keeps_the_partial_output(standin, monkeypatch):
-    monkeypatch.setenv("FAKECLI_DELAY", "^show version$=5")
+    monkeypatch.setenv("FAKECLI_DELAY", "^show version$=6")
     device = OnBoxDevice(standin, command_timeout_s=8)
     started = time.monotonic()
     with pytest.raises(DeviceTimeout) as info:
-        device.execute("show version", timeout_s=0.5)  # the caller's time is the shorter
-    assert time.monotonic() - started < 4  # IOS gave up; nobody waited for the 5 s
-    assert "IOS gave up after 0.5 s (CLITimeoutError)" in str(info.value)
+        device.execute("show version", timeout_s=1.5)  # the caller's time is the shorter
+    assert time.monotonic() - started < 5  # IOS gave up; nobody waited for the 6 s
+    # In whole seconds, within the time allowed.
+    assert "IOS gave up after 1 s (CLITimeoutError)" in str(info.value)
     assert info.value.output.startswith("Cisco IOS XE Software")
     # Nothing is left talking to IOS, and the module's own setting is back as it was.
     assert standin._pnp.listener._in_flight is None
@@ -225,7 +241,7 @@ def test_agent_uses_max_wait_time_and_keeps_the_partial_output(standin, monkeypa
 
 
 def test_a_caller_that_cannot_get_ios_in_time_is_told_it_was_busy(standin, monkeypatch):
-    monkeypatch.setenv("FAKECLI_DELAY", "^show version$=1.5")
+    monkeypatch.setenv("FAKECLI_DELAY", "^show version$=3")
     device = OnBoxDevice(standin, command_timeout_s=8)
     done = {}
     slow = threading.Thread(target=lambda: done.setdefault("text", device.execute(
@@ -233,7 +249,7 @@ def test_a_caller_that_cannot_get_ios_in_time_is_told_it_was_busy(standin, monke
     slow.start()
     wait_in_flight(standin)
     with pytest.raises(DeviceTimeout) as info:
-        device.execute("show clock", timeout_s=0.3)
+        device.execute("show clock", timeout_s=1.5)
     slow.join(10)
     assert "IOS was busy with another command" in str(info.value)
     assert done["text"].startswith("Cisco IOS XE Software")
@@ -256,10 +272,10 @@ class NoMaxWait(object):
 
 
 def test_a_module_without_max_wait_time_gets_a_bounded_fallback(standin, monkeypatch):
-    monkeypatch.setenv("FAKECLI_DELAY", "^show version$=1.5")
+    monkeypatch.setenv("FAKECLI_DELAY", "^show version$=3")
     device = OnBoxDevice(NoMaxWait(standin), command_timeout_s=8)
     with pytest.raises(DeviceTimeout) as info:
-        device.execute("show version", timeout_s=0.3)
+        device.execute("show version", timeout_s=1.2)
     assert "cannot be told to give up" in str(info.value)
     # The abandoned call still holds IOS: the next one waits for it, never overlaps it.
     assert device.execute("show clock", timeout_s=8).startswith("*")
@@ -326,6 +342,14 @@ def test_agent_reads_no_text_as_empty_output(standin, router, tmp_path):
     assert device.execute("show running-config | section event manager") == ""
     config = configs.parse("agent: {{state_dir: {}}}\n".format(tmp_path / "state"), "t.yaml")
     assert interfaces.collect(device, config, Deadline(10)) == []
+
+
+def test_a_call_with_less_than_a_second_left_is_not_sent(standin, tmp_path, monkeypatch):
+    monkeypatch.setenv("FAKECLI_LOG_EXECUTE", "1")
+    with pytest.raises(DeviceTimeout) as info:
+        OnBoxDevice(standin, 8).execute("show clock", timeout_s=0.6)
+    assert "not sent: 0.6 s allowed" in str(info.value)
+    assert log_entries(tmp_path, "execute") == []
 
 
 def test_agent_keeps_other_attribute_errors_as_failures():
@@ -475,7 +499,7 @@ def test_a_cycle_issues_its_router_commands_one_at_a_time(tmp_path, router):
     from guestagent.probes import ios_ping, ios_traceroute
     from guestagent.schema import Namespace
     ping_options = Namespace(count=2, timeout_s=1)
-    hosts = ["127.0.0.{}".format(n) for n in range(2, 8)]
+    hosts = ["127.0.0.{}".format(n) for n in range(2, 12)]
     for host in hosts:
         shutil.copy(fixture_path("ios_ping", "ntc-templates__1.txt"),
                     str(router / "{}__ntc-templates-1.txt".format(
@@ -566,11 +590,11 @@ def test_fixtures_are_read_as_utf8_in_a_c_locale(tmp_path, router):
 
 def test_a_fixture_that_is_not_utf8_is_a_device_error_naming_it(tmp_path):
     from guestagent.device.simulated import SimulatedDevice
-    (tmp_path / "show_version__synthetic.txt").write_bytes(b"Cisco IOS \xe9 Software\n")
+    (tmp_path / "show_version__synthetic.txt").write_bytes(b"Cisco IOS\nXE \xe9 Software\n")
     with pytest.raises(DeviceError) as info:
         SimulatedDevice(str(tmp_path)).execute("show version")
-    assert str(tmp_path / "show_version__synthetic.txt") in str(info.value)
-    assert "not UTF-8 (byte 0xe9 at offset 10)" in str(info.value)
+    assert "{}:2: not UTF-8 (byte 0xe9 at offset 13)".format(
+        tmp_path / "show_version__synthetic.txt") in str(info.value)
 
 
 # -- installed like Guest Shell's module -------------------------------------------------------

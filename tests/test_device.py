@@ -80,7 +80,7 @@ def test_any_exception_from_cli_becomes_a_device_error():
 
 def test_a_hung_cli_call_times_out():
     gate = threading.Event()
-    device = OnBoxDevice(FakeCli(block=gate), command_timeout_s=0.3)
+    device = OnBoxDevice(FakeCli(block=gate), command_timeout_s=1.2)
     with pytest.raises(DeviceTimeout):
         device.execute("show clock")
     gate.set()

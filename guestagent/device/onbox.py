@@ -22,8 +22,9 @@ from guestagent.device import Device, DeviceError, DeviceTimeout, check_command,
 
 # One IOS call at a time in this process, whichever OnBoxDevice makes it.
 _CLI_LOCK = threading.Lock()
-# Below this much time left a call is not started (IOS would be asked to give up at once).
-_MIN_CALL_S = 0.05
+# MAX_WAIT_TIME is given in whole seconds: the unit the module passes to IOS is not documented,
+# and an int is valid whether it wants an int or a float. Below one second left, no call starts.
+_MIN_CALL_S = 1.0
 
 
 def import_cli():
@@ -55,14 +56,17 @@ class OnBoxDevice(Device):
         allowed_s = self.command_timeout_s if timeout_s is None else min(timeout_s,
                                                                           self.command_timeout_s)
         started = time.monotonic()
-        if allowed_s < _MIN_CALL_S or not _CLI_LOCK.acquire(timeout=max(0.0, allowed_s)):
+        if allowed_s < _MIN_CALL_S:
+            raise DeviceTimeout(command, "not sent: {:.1f} s allowed, IOS is given whole "
+                                         "seconds".format(max(0.0, allowed_s)))
+        if not _CLI_LOCK.acquire(timeout=allowed_s - _MIN_CALL_S):
             raise DeviceTimeout(command, "IOS was busy with another command for {:.1f} s (one "
-                                         "call at a time)".format(max(0.0, allowed_s)))
+                                         "call at a time)".format(allowed_s - _MIN_CALL_S))
         left_s = allowed_s - (time.monotonic() - started)
-        if left_s < _MIN_CALL_S:
+        if left_s < _MIN_CALL_S:  # got the lock, but too late
             _CLI_LOCK.release()
             raise DeviceTimeout(command, "IOS was busy with another command for {:.1f} s (one "
-                                         "call at a time)".format(allowed_s))
+                                         "call at a time)".format(allowed_s - left_s))
         if hasattr(self.cli, "MAX_WAIT_TIME"):
             try:
                 output = self._call_with_max_wait(command, left_s)
@@ -78,9 +82,9 @@ class OnBoxDevice(Device):
     def _call_with_max_wait(self, command, wait_s):
         """cli.execute() in this thread, IOS told to give up after wait_s (the lock is held)."""
         previous = self.cli.MAX_WAIT_TIME
-        self.cli.MAX_WAIT_TIME = wait_s
+        self.cli.MAX_WAIT_TIME = int(wait_s)
         try:
-            return self._output_of(command, lambda: self.cli.execute(command), wait_s)
+            return self._output_of(command, lambda: self.cli.execute(command), int(wait_s))
         finally:
             self.cli.MAX_WAIT_TIME = previous
 
@@ -127,7 +131,7 @@ class OnBoxDevice(Device):
                 return ""
             name = type(exc).__name__
             if name == "CLITimeoutError":
-                timeout = DeviceTimeout(command, "IOS gave up after {:.1f} s (CLITimeoutError)"
+                timeout = DeviceTimeout(command, "IOS gave up after {} s (CLITimeoutError)"
                                         .format(wait_s))
                 timeout.output = getattr(exc, "output", None) or ""
                 raise timeout

@@ -18,8 +18,9 @@ def read_fixture(path, command):
         with open(path, encoding="utf-8") as f:
             return f.read()
     except UnicodeDecodeError as exc:
-        raise DeviceError(command, "{}: not UTF-8 (byte 0x{:02x} at offset {})".format(
-            path, exc.object[exc.start], exc.start))
+        line = exc.object[:exc.start].count(b"\n") + 1
+        raise DeviceError(command, "{}:{}: not UTF-8 (byte 0x{:02x} at offset {})".format(
+            path, line, exc.object[exc.start], exc.start))
     except (IOError, OSError) as exc:
         raise DeviceError(command, "{}: {}".format(path, exc.strerror or exc))
 

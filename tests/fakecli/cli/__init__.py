@@ -47,6 +47,11 @@ def execute(command):
     if response["status"] == "syntax":
         # platform.md: CLISyntaxError carries no IOS text.
         raise CLISyntaxError(command)
+    if response["status"] == "error":
+        # platform.md: any other failure raises CLICommandError with IOS's severity, code and
+        # message.
+        raise CLICommandError(command, response["message"], severity=response["severity"],
+                              code=response["code"])
     if response["status"] == "timeout":
         # platform.md: CLITimeoutError(command, output), .output = what IOS printed so far.
         raise CLITimeoutError(command, response["output"])
@@ -96,7 +101,7 @@ def cli(command):
             response = _pnp.listener.execute(part, timeout=MAX_WAIT_TIME)
             if response["status"] != "ok":
                 raise cli_syntax_error("There was a problem running the command: " + part)
-            outputs.append(response["text"] or "")
+            outputs.append((response["text"] or "").strip("\n"))
     if config_lines:
         configure(config_lines)
     return "\n".join(outputs)

@@ -15,6 +15,8 @@ Knobs (environment, read at each call unless said otherwise; all stand-in):
 - FAKECLI_NO_SOCKET=1    the socket to IOS is absent.
 - FAKECLI_DELAY      `regex=seconds[,regex=seconds...]`: how long IOS takes for commands matching
                      the regex (re.search on the command with single spaces; no `,` in a regex).
+- FAKECLI_FAIL       `regex=message[,regex=message...]`: IOS fails commands matching the regex with
+                     that message (CLICommandError; severity "error" and code "1" are invented).
 - FAKECLI_LATENCY_S  the round trip of every call that reaches IOS (default 0.02 s), so that calls
                      the caller does not serialize really overlap.
 - FAKECLI_TZ_NAME / FAKECLI_TZ_OFFSET_S  the router's `clock timezone` (default UTC, 0);
@@ -93,13 +95,19 @@ def _fixture_dirs():
     return [_SOURCE_EMBEDDED]
 
 
-def _delay_s(command):
-    for entry in (_env("FAKECLI_DELAY") or "").split(","):
+def _matching(variable, command):
+    """The value of the first `regex=value` entry of $variable whose regex matches, or None."""
+    for entry in (_env(variable) or "").split(","):
         if "=" in entry:
-            pattern, seconds = entry.rsplit("=", 1)
+            pattern, value = entry.split("=", 1) if variable == "FAKECLI_FAIL" else \
+                entry.rsplit("=", 1)
             if re.search(pattern, command):
-                return float(seconds)
-    return 0.0
+                return value
+    return None
+
+
+def _delay_s(command):
+    return float(_matching("FAKECLI_DELAY", command) or 0.0)
 
 
 def _clock_text():
@@ -242,7 +250,8 @@ class PnPListener(object):
 
     def execute(self, command, timeout=None):
         """IOS's answer to one exec command: {"status": "ok", "text": str or None} (None when IOS
-        sent no text), {"status": "syntax"}, or {"status": "timeout", "output": partial}."""
+        sent no text), {"status": "syntax"}, {"status": "timeout", "output": partial} or
+        {"status": "error", "severity", "code", "message"}."""
         self._enter("execute", command)
         start = time.time()
         try:
@@ -256,6 +265,10 @@ class PnPListener(object):
 
     def _ios_execute(self, command, max_wait_s):
         normal = re.sub(r"\s+", " ", command.strip())
+        failure = _matching("FAKECLI_FAIL", normal)
+        if failure is not None:
+            # platform.md: any other failure comes with IOS's severity, code and message.
+            return {"status": "error", "severity": "error", "code": "1", "message": failure}
         if normal == "show clock":
             text = _clock_text()
         elif normal == RUNNING_COMMAND:
