@@ -10,6 +10,9 @@ eem:
   session_user: eemuser    # `event manager session cli username` under AAA authorization
 ```
 
+IOS prints the session user quoted (`event manager session cli username "eemuser"`) however it was
+typed: the running config is compared by the name, and removed by the line as IOS prints it.
+
 The templates are the text of `eem/*.applet` in the source tree, kept here so that an installed
 wheel renders the same lines (a test compares the two). Only `guestagent eem apply` and the
 installer configure the router, through `cli.configure()`; nothing in a cycle does.

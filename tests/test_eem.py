@@ -327,3 +327,16 @@ def test_session_user_of_a_line():
     assert eem.session_user_of("event manager session cli username operator") == "operator"
     assert eem.session_user_of(" event manager session cli username  \"a.b@c\" ") == "a.b@c"
     assert eem.session_user_of("event manager environment q 1") is None
+
+
+def test_doctor_names_the_session_user_the_router_has(tmp_path):
+    path = make_config(tmp_path, BASE + "  session_user: operator\n")
+    env = fake_env(tmp_path)
+    assert run_agent(["eem", "apply", "-c", path], env=env).returncode == 0
+    changed = make_config(tmp_path, BASE + "  session_user: eemuser\n")
+    doctor = run_agent(["doctor", "-c", changed, "--json"], env=env)
+    checks = dict((c["name"], c) for c in json.loads(doctor.stdout))
+    assert checks["eem"]["status"] == "WARN"
+    assert checks["eem"]["message"] == ('session user: the router has `event manager session cli '
+                                        'username "operator"`, the config wants \'eemuser\'')
+    assert checks["eem"]["fix"] == "`guestagent eem apply`"

@@ -522,7 +522,9 @@ def check_applets(config, device):
         if diff["missing"]:
             parts.append("missing: " + ", ".join(diff["missing"]))
         if diff["session"] is False:
-            parts.append("no event manager session cli username")
+            line, _user = eem.running_session(eem.parse_running(running)[1])
+            parts.append("session user: the router has {}, the config wants {!r}".format(
+                "`{}`".format(line) if line else "none", eem.settings(config).session_user))
         return Check("eem", WARN, "; ".join(parts), "`guestagent eem apply`")
     if diff["missing"] and not diff["matching"]:
         return Check("eem", WARN, "no applet installed: nothing starts the agent",
