@@ -198,3 +198,18 @@ def test_a_cycle_with_closed_stdout_still_journals_its_report(tmp_path, c_env):
     journal = tmp_path / "state" / "journal" / "reports.jsonl"
     report = json.loads(journal.read_text().splitlines()[-1])
     assert report["probes"][0]["reachable"]
+
+
+def test_piped_into_head(c_env, tmp_path):
+    """The shell's own `| head -1`: head may leave before or after we write; either way one line
+    arrives, nothing on stderr, and our status is 0 or the broken pipe's."""
+    big = tmp_path / "traceroute.txt"
+    # Hundreds of KB of JSON: stdout's buffer is flushed many times, head is gone for most.
+    big.write_text("".join(" {}  198.18.1.1  0.050 ms\n".format(i) for i in range(1, 3000)))
+    script = ('"$0" -m guestagent parse linux-traceroute "$1" | head -1; '
+              'echo "status ${PIPESTATUS[0]}" >&2')
+    result = subprocess.run(["bash", "-c", script, sys.executable, str(big)], env=c_env, cwd="/",
+                            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, timeout=120)
+    assert result.stdout == b"{\n"
+    assert result.stderr in (b"status 0\n", b"status 141\n"), result.stderr
