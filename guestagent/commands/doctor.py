@@ -2,9 +2,9 @@
 
 Each line is PASS, WARN, FAIL or SKIP (not checkable, e.g. no cli module) with what was found and,
 when not PASS, the fix. Exit 1 when any check FAILs. Nothing secret is printed: passwords, tokens,
-the contents of *_file secrets and URL credentials are masked in every line. Probes go only to the loopback address
-(ping/traceroute permission) and to the configured Pushgateway (its health endpoint); show commands
-go through the same device layer as a cycle.
+the contents of *_file secrets and URL credentials are masked in every line. Probes go only to the
+loopback address (ping/traceroute permission) and to the configured Pushgateway (its health
+endpoint); show commands go through the same device layer as a cycle.
 """
 
 import os
@@ -265,8 +265,8 @@ def secret_files(config):
 
 
 def check_secrets(config):
-    """The config and the secret files are readable by their owner only (issue: a
-    world-readable password on a shared flash)."""
+    """The config and the secret files are readable by their owner only: guest-share is read by
+    IOS and by every Guest Shell process."""
     import stat as stats
     problems, loose, unreadable = [], [], []
     files = secret_files(config)
