@@ -1,7 +1,11 @@
 """The command line: `guestagent` and `python3 -m guestagent`.
 
 Exit codes: 0 ok; 1 the cycle ran but recorded errors; 2 bad configuration or usage; 3 another
-cycle holds the lock. Modules are imported per subcommand so that `--version` stays cheap.
+cycle holds the lock; 141 (128 + SIGPIPE, as the shell reports `cat`) the reader of stdout went
+away, quietly. Modules are imported per subcommand so that `--version` stays cheap.
+
+Output survives any locale: under EEM there is none (C), and Python 3.6 then has an ASCII stdout;
+what it cannot encode is printed as backslash escapes. Input files are read as UTF-8.
 """
 
 import argparse
@@ -161,19 +165,45 @@ def cmd_parse(args):
         sys.stderr.write("guestagent: unknown parser kind {!r}; `guestagent parse --list` lists "
                          "them\n".format(args.kind))
         return EXIT_USAGE
+    name = args.file if args.file and args.file != "-" else "<stdin>"
     try:
-        if args.file and args.file != "-":
-            with open(args.file) as f:
-                text = f.read()
+        if name != "<stdin>":
+            with open(args.file, "rb") as f:
+                data = f.read()
+        elif sys.stdin is None:  # started without a stdin (EEM, a daemon)
+            sys.stderr.write("guestagent: no stdin to read; give FILE\n")
+            return EXIT_USAGE
         else:
-            text = sys.stdin.read()
+            data = getattr(sys.stdin, "buffer", sys.stdin).read()
     except (IOError, OSError) as exc:
-        sys.stderr.write("guestagent: cannot read {}: {}\n".format(args.file, exc.strerror or exc))
+        sys.stderr.write("guestagent: cannot read {}: {}\n".format(name, exc.strerror or exc))
+        return EXIT_USAGE
+    text, problem = decode_utf8(data, name)
+    if problem:
+        sys.stderr.write("guestagent: {}\n".format(problem))
         return EXIT_USAGE
     import json
     result = ios.parser(args.kind)(text)
     sys.stdout.write(json.dumps(result, indent=2, sort_keys=True, default=str) + "\n")
     return EXIT_OK
+
+
+def decode_utf8(data, name):
+    """(text, None) for UTF-8 bytes whatever the locale, newlines made `\\n` as text mode would;
+    (None, "FILE:LINE: not UTF-8 ...") otherwise."""
+    if isinstance(data, str):  # a text stream without a byte buffer
+        return data, None
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        column = exc.start - (data.rfind(b"\n", 0, exc.start) + 1) + 1
+        # The same words as the config loader's.
+        return None, "{}:{}: not UTF-8: byte 0x{:02x} at column {}; save the file as " \
+            "UTF-8".format(name, line, data[exc.start], column)
+    if text.startswith("\ufeff"):
+        text = text[1:]
+    return text.replace("\r\n", "\n").replace("\r", "\n"), None
 
 
 def cmd_check_config(args):
@@ -193,7 +223,93 @@ def cmd_check_config(args):
     return EXIT_OK
 
 
+# What a shell reports for a program that a closed pipe stopped (128 + SIGPIPE), as `cat` does.
+EXIT_BROKEN_PIPE = 141
+
+
+class SafeStream(object):
+    """stdout/stderr as the command line writes them, whatever the locale and the reader.
+
+    Under a C locale Python 3.6 opens stdout as ASCII, strictly: a host name, a path or an IOS
+    message with one non-ASCII character would end the command with UnicodeEncodeError. What the
+    stream cannot encode is written as backslash escapes instead. A reader that went away
+    (`| head -1`) makes every later write a no-op, so that a cycle still finishes its work."""
+
+    def __init__(self, stream):
+        self.stream = stream
+        self.broken = False
+
+    def write(self, text):
+        if self.broken or self.stream is None:
+            return len(text)
+        try:
+            try:
+                return self.stream.write(text)
+            except UnicodeEncodeError:  # nothing was written: the encoder runs first
+                encoding = getattr(self.stream, "encoding", None) or "ascii"
+                return self.stream.write(text.encode(encoding, "backslashreplace")
+                                         .decode(encoding, "replace"))
+        except (BrokenPipeError, ValueError):  # ValueError: closed under us
+            self._break()
+            return len(text)
+
+    def flush(self):
+        if self.broken or self.stream is None:
+            return
+        try:
+            self.stream.flush()
+        except (BrokenPipeError, ValueError):
+            self._break()
+
+    def _break(self):
+        self.broken = True
+        # The interpreter flushes the real stream once more at exit: point its descriptor at
+        # /dev/null so that this flush has nowhere to fail.
+        import os
+        try:
+            fd = self.stream.fileno()
+            null = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(null, fd)
+            os.close(null)
+        except (AttributeError, ValueError, OSError, IOError):
+            pass
+
+    def isatty(self):
+        try:
+            return bool(self.stream is not None and self.stream.isatty())
+        except (ValueError, OSError):
+            return False
+
+    def __getattr__(self, name):
+        return getattr(self.stream, name)
+
+
 def main(argv=None):
+    """The program: every subcommand, with stdout and stderr that survive any locale and a
+    closed pipe."""
+    saved = sys.stdout, sys.stderr
+    out, err = SafeStream(sys.stdout), SafeStream(sys.stderr)
+    sys.stdout, sys.stderr = out, err
+    exit_request = None
+    try:
+        try:
+            code = _main(argv)
+        except SystemExit as exc:  # argparse: --help, --version, usage errors
+            exit_request, code = exc, None
+        except KeyboardInterrupt:
+            code = 130
+        out.flush()
+        err.flush()
+    finally:
+        sys.stdout, sys.stderr = saved
+    if out.broken:
+        return EXIT_BROKEN_PIPE
+    if exit_request is not None:
+        raise exit_request
+    return code
+
+
+def _main(argv=None):
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.command == "run":

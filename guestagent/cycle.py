@@ -149,7 +149,7 @@ class Cycle(object):
             "toward": toward, "address": sample.get("address"), "hops": sample.get("hops") or [],
             "first_hop": sample.get("first_hop"), "reached": bool(sample.get("reached")),
             "truncated": bool(sample.get("truncated")), "error": sample.get("error"),
-            "via": sample.get("via"),
+            "via": sample.get("via"), "via_reason": sample.get("via_reason"),
         }
         if discovery.first_hop and sample.get("first_hop"):
             return Namespace(name=FIRST_HOP, host=sample["first_hop"], kind="icmp", role=FIRST_HOP,

@@ -10,6 +10,9 @@ eem:
   session_user: eemuser    # `event manager session cli username` under AAA authorization
 ```
 
+IOS prints the session user quoted (`event manager session cli username "eemuser"`) however it was
+typed: the running config is compared by the name, and removed by the line as IOS prints it.
+
 The templates are the text of `eem/*.applet` in the source tree, kept here so that an installed
 wheel renders the same lines (a test compares the two). Only `guestagent eem apply` and the
 installer configure the router, through `cli.configure()`; nothing in a cycle does.
@@ -155,9 +158,37 @@ def applets(config):
     return out
 
 
+SESSION_PREFIX = "event manager session cli username"
+_SESSION = re.compile(r'^event manager session cli username\s+(?:"([^"]*)"|(\S+))')
+
+
 def session_lines(config):
+    """The line we send (IOS takes the name bare; the pattern keeps it one word)."""
     user = settings(config).session_user
-    return ["event manager session cli username {}".format(user)] if user else []
+    return ["{} {}".format(SESSION_PREFIX, user)] if user else []
+
+
+def session_as_printed(user):
+    """The session line as the running config prints it: the name in quotes."""
+    return '{} "{}"'.format(SESSION_PREFIX, user)
+
+
+def session_user_of(line):
+    """The user of an `event manager session cli username` line, printed quoted by IOS or bare
+    as typed; None for any other line."""
+    match = _SESSION.match(line.strip())
+    if not match:
+        return None
+    return match.group(1) if match.group(1) is not None else match.group(2)
+
+
+def running_session(global_lines):
+    """The router's session line exactly as printed, and its user; (None, None) when absent."""
+    for line in global_lines:
+        user = session_user_of(line)
+        if user is not None:
+            return line, user
+    return None, None
 
 
 def render(config):
@@ -226,8 +257,10 @@ def compare(config, running_text):
             result["matching"].append(name)
     pattern = name_pattern(config)
     result["stale"] = sorted(n for n in found if n not in names and pattern.match(n))
-    for line in session_lines(config):
-        result["session"] = line in global_lines
+    wanted_user = settings(config).session_user
+    if wanted_user:
+        _line, user = running_session(global_lines)
+        result["session"] = user == wanted_user
     return result
 
 
@@ -244,7 +277,10 @@ def removal_lines(config, running_text=None):
         pattern = name_pattern(config)
         names = [n for n in names if n in found] + sorted(
             n for n in found if n not in names and pattern.match(n))
-        session = [line for line in session_lines(config) if line in global_lines]
+        # `no` + the line exactly as the router prints it (quoted), when it is ours.
+        line, user = running_session(global_lines)
+        wanted_user = settings(config).session_user
+        session = [line] if wanted_user and user == wanted_user else []
     else:
         session = session_lines(config)
     return ["no event manager applet {}".format(n) for n in names] + ["no " + line
@@ -259,9 +295,14 @@ def import_cli():
 
 
 def read_running(cli):
-    """The running config's event manager section, or None when it cannot be read."""
+    """The running config's event manager section, or None when it cannot be read.
+
+    An empty section reaches the module as no text at all, and the module's own
+    `text.strip('\n')` then raises AttributeError (platform.md): that is an empty section."""
     try:
-        return cli.execute(RUNNING_COMMAND)
+        return cli.execute(RUNNING_COMMAND) or ""
+    except AttributeError:
+        return ""
     except Exception:
         return None
 
@@ -269,6 +310,7 @@ def read_running(cli):
 def configure(cli, lines):
     """Send lines with cli.configure(); returns [{line, success, output, notes}] for every line,
     and whether all succeeded. A CLIConfigurationError's `.failed` results are reported too."""
+    from guestagent.device import ios_error
     if not lines:
         return [], True
     try:
@@ -277,16 +319,24 @@ def configure(cli, lines):
     except Exception as exc:
         failed = getattr(exc, "failed", None)
         if failed is None:
-            return [{"line": None, "command": "", "success": False, "output": "{}: {}".format(
-                type(exc).__name__, exc), "notes": None}], False
+            return [_failure("{}: {}".format(type(exc).__name__, exc))], False
         results = failed
         ok = False
+    if ok and not results:
+        # The transport returns no entries when IOS rejects the whole request, and the module
+        # then returns [] without raising (platform.md): nothing was configured.
+        return [_failure("IOS rejected the whole request: cli.configure() returned no result "
+                         "for {} line(s)".format(len(lines)))], False
     out = []
     for result in results or []:
+        output = (getattr(result, "output", "") or "").strip()
         entry = {"line": getattr(result, "line", None), "command": getattr(result, "command", ""),
-                 "success": bool(getattr(result, "success", False)),
-                 "output": (getattr(result, "output", "") or "").strip(),
-                 "notes": getattr(result, "notes", None)}
+                 "success": bool(getattr(result, "success", False)) and not ios_error(output),
+                 "output": output, "notes": getattr(result, "notes", None)}
         ok = ok and entry["success"]
         out.append(entry)
     return out, ok
+
+
+def _failure(message):
+    return {"line": None, "command": "", "success": False, "output": message, "notes": None}

@@ -307,9 +307,6 @@ def test_standin_configure_results_failures_and_whole_request_rejected(standin, 
     assert log_entries(tmp_path, "configure")[-1] == ["no event manager applet QOE_X"]
 
 
-@pytest.mark.xfail(strict=True, reason="`eem apply` does not yet treat an empty result for "
-                                       "non-empty input as a failure (issue 10, item 3, "
-                                       "`eem apply`)")
 def test_agent_apply_fails_when_ios_rejects_the_whole_request(tmp_path, router):
     from tests.conftest import run_agent
     path = tmp_path / "config.yaml"

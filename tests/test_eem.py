@@ -246,3 +246,97 @@ def test_a_cycle_started_as_eem_starts_it(tmp_path, trigger):
     assert report["probes"][0]["target"] == "lo4" and report["probes"][0]["reachable"]
     journal = tmp_path / "state" / "journal" / "reports.jsonl"
     assert json.loads(journal.read_text().splitlines()[-1])["cycle"]["id"] == report["cycle"]["id"]
+
+
+def test_apply_fails_when_ios_rejects_the_whole_request(tmp_path):
+    """The module returns [] without raising when IOS rejects the whole request (platform.md):
+    an empty result for non-empty input is a failure, not "nothing to report"."""
+    path = make_config(tmp_path)
+    env = fake_env(tmp_path, FAKECLI_REJECT_ALL="1")
+    lines = run_agent(["eem", "render", "-c", path], env=env).stdout.splitlines()
+    result = run_agent(["eem", "apply", "-c", path], env=env)
+    assert result.returncode == 1, result.stdout
+    assert result.stdout.splitlines()[0] == (
+        "FAIL (the whole request)  <- IOS rejected the whole request: cli.configure() returned "
+        "no result for {} line(s)".format(len(lines)))
+    assert "some lines failed" in result.stdout
+    as_json = json.loads(run_agent(["eem", "apply", "-c", path, "--json"], env=env).stdout)
+    assert as_json["ok"] is False and as_json["results"][0]["success"] is False
+
+
+def test_remove_on_a_router_without_event_manager_config_sends_nothing(tmp_path):
+    """An empty `show running-config | section event manager` reaches the module as no text,
+    and the module raises AttributeError (platform.md): that is "nothing there", not "unknown"."""
+    path = make_config(tmp_path)
+    result = run_agent(["eem", "remove", "-c", path], env=fake_env(tmp_path))
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert result.stdout == "no applet of ours on the router; nothing sent\n"
+    assert configure_calls(tmp_path) == []
+
+
+def test_session_user_as_ios_prints_it(tmp_path):
+    """IOS prints `event manager session cli username "operator"`, quoted: apply, doctor and
+    remove read it so, and agree with the router."""
+    path = make_config(tmp_path, BASE + "  session_user: operator\n")
+    os.chmod(path, 0o600)
+    env = fake_env(tmp_path)
+    applied = run_agent(["eem", "apply", "-c", path], env=env)
+    assert applied.returncode == 0, applied.stdout
+    assert configure_calls(tmp_path)[0][0] == "event manager session cli username operator"
+    running = json.loads((tmp_path / "configure.log.running").read_text())
+    assert running["global"] == ['event manager session cli username "operator"']
+
+    again = run_agent(["eem", "apply", "-c", path], env=env)
+    assert again.returncode == 0
+    assert "already match" in again.stdout
+    assert len(configure_calls(tmp_path)) == 1
+
+    doctor = run_agent(["doctor", "-c", path, "--json"], env=env)
+    checks = dict((c["name"], c) for c in json.loads(doctor.stdout))
+    assert checks["eem"]["status"] == "PASS", checks["eem"]
+
+    removed = run_agent(["eem", "remove", "-c", path], env=env)
+    assert removed.returncode == 0, removed.stdout
+    assert configure_calls(tmp_path)[-1][-1] == 'no event manager session cli username "operator"'
+    running = json.loads((tmp_path / "configure.log.running").read_text())
+    assert running == {"applets": [], "global": []}
+
+
+def test_another_session_user_on_the_router_is_replaced(tmp_path):
+    path = make_config(tmp_path, BASE + "  session_user: operator\n")
+    env = fake_env(tmp_path)
+    assert run_agent(["eem", "apply", "-c", path], env=env).returncode == 0
+    changed = make_config(tmp_path, BASE + "  session_user: eemuser\n")
+    result = run_agent(["eem", "apply", "-c", changed], env=env)
+    assert result.returncode == 0, result.stdout
+    sent = configure_calls(tmp_path)[-1]
+    assert sent[sent.index('no event manager session cli username "operator"') + 1:].count(
+        "event manager session cli username eemuser") == 1
+    running = json.loads((tmp_path / "configure.log.running").read_text())
+    assert running["global"] == ['event manager session cli username "eemuser"']
+    # Ours is not the router's any more: remove leaves the other user's line alone.
+    config = configs.load(changed)
+    text = 'event manager session cli username "operator"\n'
+    assert eem.removal_lines(config, text) == []
+    assert eem.compare(config, text)["session"] is False
+    assert eem.compare(config, 'event manager session cli username "eemuser"\n')["session"]
+
+
+def test_session_user_of_a_line():
+    assert eem.session_user_of('event manager session cli username "operator"') == "operator"
+    assert eem.session_user_of("event manager session cli username operator") == "operator"
+    assert eem.session_user_of(" event manager session cli username  \"a.b@c\" ") == "a.b@c"
+    assert eem.session_user_of("event manager environment q 1") is None
+
+
+def test_doctor_names_the_session_user_the_router_has(tmp_path):
+    path = make_config(tmp_path, BASE + "  session_user: operator\n")
+    env = fake_env(tmp_path)
+    assert run_agent(["eem", "apply", "-c", path], env=env).returncode == 0
+    changed = make_config(tmp_path, BASE + "  session_user: eemuser\n")
+    doctor = run_agent(["doctor", "-c", changed, "--json"], env=env)
+    checks = dict((c["name"], c) for c in json.loads(doctor.stdout))
+    assert checks["eem"]["status"] == "WARN"
+    assert checks["eem"]["message"] == ('session user: the router has `event manager session cli '
+                                        'username "operator"`, the config wants \'eemuser\'')
+    assert checks["eem"]["fix"] == "`guestagent eem apply`"

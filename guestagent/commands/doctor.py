@@ -1,16 +1,18 @@
 """`guestagent doctor`: is this Guest Shell ready to run the agent? One line per check.
 
 Each line is PASS, WARN, FAIL or SKIP (not checkable, e.g. no cli module) with what was found and,
-when not PASS, the fix. Exit 1 when any check FAILs. Probes go only to the loopback address
-(ping/traceroute permission) and to the configured Pushgateway (its health endpoint); show commands
-go through the same device layer as a cycle.
+when not PASS, the fix. Exit 1 when any check FAILs. Nothing secret is printed: passwords, tokens,
+the contents of *_file secrets and URL credentials are masked in every line. Probes go only to the
+loopback address (ping/traceroute permission) and to the configured Pushgateway (its health
+endpoint); show commands go through the same device layer as a cycle.
 """
 
 import os
+import re
 import sys
 
-HELP = "check Python, the cli module, ping/traceroute, state directory, config, Pushgateway, GPS, " \
-       "IP SLA, tracks and the EEM applets; one line each"
+HELP = "check Python, the cli module, ping/traceroute, locale, secret files, state directory, " \
+       "config, Pushgateway, GPS, IP SLA, tracks and the EEM applets; one line each"
 
 PASS, WARN, FAIL, SKIP = "PASS", "WARN", "FAIL", "SKIP"
 # Below this free space on the state directory's file system the journal cannot rotate safely.
@@ -115,24 +117,232 @@ def open_device(config):
 
 def _needs(config, kind):
     """Whether some test point (or path discovery) runs `kind` from Guest Shell."""
-    if kind == "traceroute":
-        return bool(config.path_discovery.enabled and config.path_discovery.via == "guestshell")
+    discovery = config.path_discovery
+    from_guestshell = discovery.enabled and discovery.via == "guestshell"
+    if kind == "traceroute" and from_guestshell:
+        return True
+    if kind == "icmp" and from_guestshell and discovery.first_hop:
+        return True  # the first hop is pinged as a test point
     return any(t.kind == kind and t.via == "guestshell" for t in config.targets)
 
 
-def check_program(config, name, argv, fix_missing, fix_denied):
+PING_ARGV = ["ping", "-c", "1", "-W", "1", "127.0.0.1"]
+TRACEROUTE_ARGV = ["traceroute", "-n", "-m", "1", "-q", "1", "-w", "1", "127.0.0.1"]
+# ping's words for "this user may not open an ICMP socket" (iputils, old and new).
+_REFUSED = ("operation not permitted", "permission denied", "cap_net_raw")
+ALLOW_ICMP = ("allow unprivileged ICMP: `sudo sysctl -w net.ipv4.ping_group_range='0 2147483647'` "
+              "or `sudo setcap cap_net_raw+ep $(command -v ping)`")
+
+
+def _user():
+    import pwd
+    uid = os.getuid()
+    try:
+        return "{} (uid {})".format(pwd.getpwuid(uid).pw_name, uid)
+    except KeyError:
+        return "uid {}".format(uid)
+
+
+def _reason(result):
+    text = [line.strip() for line in (result.stderr or result.stdout or "").strip().splitlines()]
+    if result.timed_out:
+        return "no answer within 5 s"
+    for line in text:  # newer iputils add a hint line after the error itself
+        if any(word in line.lower() for word in _REFUSED[:2]):
+            return line
+    return text[-1] if text else "exit {}".format(result.returncode)
+
+
+def _worked(result):
+    return not result.missing and not result.timed_out and result.returncode == 0
+
+
+def _refused(result):
+    text = "{} {}".format(result.stderr or "", result.stdout or "").lower()
+    return any(word in text for word in _REFUSED)
+
+
+def _sudo_setting(config):
+    """(the ICMP prober has a sudo option, it may use sudo)."""
+    from guestagent import probes
+    if "sudo" not in probes.options("icmp").fields:
+        return False, False
+    value = config.probes.icmp.get("sudo")
+    return True, value not in (False, None, "never", "off", "no", "false")
+
+
+def check_ping(config):
+    """Plain ping, else `sudo -n ping`: which way works as this user (Guest Shell's user has
+    passwordless sudo; unprivileged ICMP needs ping_group_range or a ping with cap_net_raw)."""
     from guestagent import proc
-    needed = _needs(config, "icmp" if name == "ping" else name)
-    result = proc.run(argv, timeout_s=5.0)
+    needed = _needs(config, "icmp")
     bad = FAIL if needed else WARN
+    unneeded = "" if needed else " (no test point needs it)"
+    command = " ".join(PING_ARGV)
+    plain = proc.run(PING_ARGV, timeout_s=5.0)
+    if plain.missing:
+        return Check("ping", bad, "ping is not installed" + unneeded,
+                     "`sudo yum install iputils` (or probe via: ios)")
+    if _worked(plain):
+        return Check("ping", PASS, "plain ping works as {}: `{}`".format(_user(), command))
+    if not _refused(plain):
+        return Check("ping", bad, "`{}` failed: {}{}".format(command, _reason(plain), unneeded),
+                     "check the loopback interface and ping's arguments (`{}` by hand)".format(
+                         command))
+    sudo = proc.run(["sudo", "-n"] + PING_ARGV, timeout_s=5.0)
+    refused = "plain ping is refused as {}: {}".format(_user(), _reason(plain))
+    if _worked(sudo):
+        has_option, enabled = _sudo_setting(config)
+        text = "ping needs sudo: works with sudo -n (probes.icmp.sudo: auto does it); " + refused
+        if has_option and enabled:
+            return Check("ping", PASS, text)
+        if has_option:
+            return Check("ping", bad, text + "; probes.icmp.sudo is off" + unneeded,
+                         "set probes.icmp.sudo: auto, or " + ALLOW_ICMP)
+        return Check("ping", bad, text + "; this version's ICMP prober does not use sudo" +
+                     unneeded, ALLOW_ICMP)
+    why = "sudo is not installed" if sudo.missing else _reason(sudo)
+    return Check("ping", bad, "neither plain ping nor sudo -n ping works: {}; `sudo -n {}`: "
+                 "{}{}".format(refused, command, why, unneeded),
+                 ALLOW_ICMP + "; or give this user passwordless sudo (Guest Shell's user has "
+                 "it); or probe via: ios")
+
+
+def check_traceroute(config, device):
+    """traceroute present and working; when absent, path discovery goes via IOS on a router."""
+    from guestagent import proc
+    needed = _needs(config, "traceroute")
+    command = " ".join(TRACEROUTE_ARGV)
+    result = proc.run(TRACEROUTE_ARGV, timeout_s=5.0)
+    install = "`sudo yum install traceroute`"
     if result.missing:
-        return Check(name, bad, "{} is not installed{}".format(
-            argv[0], "" if needed else " (no test point needs it)"), fix_missing)
-    if result.returncode != 0 or result.timed_out:
-        text = (result.stderr or result.stdout or "").strip().splitlines()
-        reason = text[-1] if text else "exit {}".format(result.returncode)
-        return Check(name, bad, "`{}` failed: {}".format(" ".join(argv), reason), fix_denied)
-    return Check(name, PASS, "`{}` works".format(" ".join(argv)))
+        if not needed:
+            return Check("traceroute", WARN, "traceroute is not installed (nothing traces from "
+                         "Guest Shell)", install + " if a test point will need it")
+        if device is not None and getattr(device, "kind", None) == "onbox":
+            return Check("traceroute", WARN, "traceroute is not installed: path discovery goes "
+                         "via IOS (`via: ios` traceroute, the router's path without Guest "
+                         "Shell's NAT hop)", install + " to trace from Guest Shell, or set "
+                         "path_discovery.via: ios to say so in the config")
+        return Check("traceroute", FAIL, "traceroute is not installed and there is no router "
+                     "to trace from: path discovery records a measurement error",
+                     install + ", or path_discovery.enabled: false")
+    if not _worked(result):
+        return Check("traceroute", FAIL if needed else WARN, "`{}` failed: {}".format(
+            command, _reason(result)), "check traceroute's permissions (`{}` by hand)".format(
+                command))
+    return Check("traceroute", PASS, "`{}` works".format(command))
+
+
+def check_locale():
+    """The locale EEM gives us (none: C). Files are read as UTF-8 and output escapes what the
+    console cannot print, so any locale is fine; the line says which one this is."""
+    import locale
+    given = ["{}={}".format(k, os.environ[k]) for k in ("LC_ALL", "LC_CTYPE", "LANG")
+             if os.environ.get(k)]
+    encoding = locale.getpreferredencoding(False)
+    ctype = os.environ.get("LC_CTYPE", "")
+    if not given:
+        name = "C locale, no LANG/LC_ALL"
+    elif given == ["LC_CTYPE=" + ctype] and ctype in ("C.UTF-8", "C.utf8", "UTF-8") and \
+            sys.version_info >= (3, 7):
+        # Python 3.7+ sets LC_CTYPE itself under the C locale (PEP 538); 3.6 does not.
+        name = "C locale, no LANG/LC_ALL; Python set LC_CTYPE={}".format(ctype)
+    else:
+        name = ", ".join(given)
+    return Check("locale", PASS, "{} ({}): fine, the agent reads its files as UTF-8 and escapes "
+                 "what the console cannot print".format(name, encoding))
+
+
+def secret_files(config):
+    """[(what, path)]: the config file and every *_file secret it names."""
+    from guestagent.config import EMBEDDED_DEFAULT
+    files = []
+    source = getattr(config, "source", None) or ""
+    if source and not source.startswith("<") and os.path.abspath(source) != EMBEDDED_DEFAULT:
+        files.append(("config", source))
+    for sink in ("pushgateway", "victoriametrics"):
+        section = config.sinks[sink]
+        for key in ("password_file", "bearer_token_file"):
+            if section and section.get(key):
+                files.append(("sinks.{}.{}".format(sink, key), section[key]))
+    return files
+
+
+def check_secrets(config):
+    """The config and the secret files are readable by their owner only: guest-share is read by
+    IOS and by every Guest Shell process."""
+    import stat as stats
+    problems, loose, unreadable = [], [], []
+    files = secret_files(config)
+    for what, path in files:
+        try:
+            mode = stats.S_IMODE(os.stat(path).st_mode)
+        except (IOError, OSError) as exc:
+            problems.append("{} {} cannot be read: {}".format(what, path, exc.strerror or exc))
+            unreadable.append(path)
+            continue
+        if mode & 0o044:
+            whom = " and ".join(w for bit, w in ((0o040, "group"), (0o004, "others"))
+                                if mode & bit)
+            problems.append("{} {} is readable by {} (mode {:04o})".format(what, path, whom,
+                                                                           mode))
+            loose.append(path)
+        elif not os.access(path, os.R_OK):
+            problems.append("{} {} is not readable by {}".format(what, path, _user()))
+            unreadable.append(path)
+    if problems:
+        fixes = []
+        if loose:
+            fixes.append("`chmod 600 {}`".format(" ".join(loose)))
+        if unreadable:
+            fixes.append("create it, owned by the Guest Shell user, mode 600: {}".format(
+                " ".join(unreadable)))
+        return Check("secrets", FAIL, "; ".join(problems), "; ".join(fixes))
+    if not files:
+        return Check("secrets", PASS, "no config file or secret file to check")
+    return Check("secrets", PASS, "{} readable by the owner only".format(
+        ", ".join(path for _what, path in files)))
+
+
+# -- nothing secret in what doctor prints ------------------------------------------------------
+
+_URL_CREDENTIALS = re.compile(r"//[^/@\s'\"]+@")
+_SECRET_VALUE = re.compile(r"((?:password|token|secret)[\w.\[\]]*: .*?\bgot )(.+)$", re.I)
+
+
+def secrets_of(config):
+    """The secret values a config holds: inline, in its files, in URLs."""
+    values = []
+    if config is None:
+        return values
+    for sink in ("pushgateway", "victoriametrics"):
+        section = config.sinks[sink]
+        if not section:
+            continue
+        values.extend(v for v in (section.get("password"), section.get("bearer_token")) if v)
+        for key in ("password_file", "bearer_token_file"):
+            if section.get(key):
+                try:
+                    with open(section[key], "rb") as f:
+                        text = f.read().decode("utf-8", "replace").strip()
+                except (IOError, OSError):
+                    continue
+                values.extend(v for v in (text, text.splitlines()[0] if text else "") if v)
+        match = re.match(r"^[a-z]+://([^/@]+)@", section.get("url") or "")
+        if match:
+            values.extend(v for v in match.group(1).split(":", 1)[1:] if v)
+    return sorted(set(values), key=len, reverse=True)
+
+
+def scrub(text, secrets):
+    if not text:
+        return text
+    text = _URL_CREDENTIALS.sub("//***@", text)
+    text = _SECRET_VALUE.sub(lambda m: m.group(1) + "***", text)
+    for value in secrets:
+        text = text.replace(value, "***")
+    return text
 
 
 def check_state_dir(config):
@@ -299,10 +509,14 @@ def check_applets(config, device):
     if device.kind == "simulated":
         return Check("eem", SKIP, "simulated router: applets not checked")
     try:
-        running = device.execute(eem.RUNNING_COMMAND)
+        running = device.execute(eem.RUNNING_COMMAND) or ""
     except DeviceError as exc:
-        return Check("eem", WARN, "cannot read the running config: {}".format(exc),
-                     "check `show running-config | section event manager` by hand")
+        # An empty section makes the module itself raise AttributeError (no text to strip,
+        # platform.md): no event manager configuration at all.
+        if "AttributeError" not in str(exc):
+            return Check("eem", WARN, "cannot read the running config: {}".format(exc),
+                         "check `show running-config | section event manager` by hand")
+        running = ""
     diff = eem.compare(config, running)
     if diff["different"] or diff["stale"] or diff["session"] is False:
         parts = []
@@ -313,7 +527,9 @@ def check_applets(config, device):
         if diff["missing"]:
             parts.append("missing: " + ", ".join(diff["missing"]))
         if diff["session"] is False:
-            parts.append("no event manager session cli username")
+            line, _user = eem.running_session(eem.parse_running(running)[1])
+            parts.append("session user: the router has {}, the config wants {!r}".format(
+                "`{}`".format(line) if line else "none", eem.settings(config).session_user))
         return Check("eem", WARN, "; ".join(parts), "`guestagent eem apply`")
     if diff["missing"] and not diff["matching"]:
         return Check("eem", WARN, "no applet installed: nothing starts the agent",
@@ -326,30 +542,35 @@ def check_applets(config, device):
 
 
 def run_checks(config_path):
+    """Every check, with any secret of the config masked in what they say."""
+    checks, config = _run_checks(config_path)
+    secrets = secrets_of(config)
+    for check in checks:
+        check.message = scrub(check.message, secrets)
+        check.fix = scrub(check.fix, secrets)
+    return checks
+
+
+def _run_checks(config_path):
     checks = [check_python()]
     config, check = check_config(config_path)
     checks.append(check)
     if config is None:
-        return checks
+        return checks, None
     checks.append(check_eem_timing(config))
     device, check = open_device(config)
     checks.append(check)
-    checks.append(check_program(
-        config, "ping", ["ping", "-c", "1", "-W", "1", "127.0.0.1"],
-        "`sudo yum install iputils` (or probe via: ios)",
-        "allow unprivileged ICMP: `sudo sysctl -w net.ipv4.ping_group_range='0 2147483647'` "
-        "or `sudo setcap cap_net_raw+ep $(command -v ping)`"))
-    checks.append(check_program(
-        config, "traceroute", ["traceroute", "-n", "-m", "1", "-q", "1", "-w", "1", "127.0.0.1"],
-        "`sudo yum install traceroute` (or path_discovery.via: ios)",
-        "check traceroute's permissions"))
+    checks.append(check_ping(config))
+    checks.append(check_traceroute(config, device))
+    checks.append(check_locale())
+    checks.append(check_secrets(config))
     checks.extend(check_state_dir(config))
     checks.append(check_pushgateway(config))
     checks.append(check_gps(config, device))
     checks.append(check_ipsla(config, device))
     checks.append(check_tracks(config, device))
     checks.append(check_applets(config, device))
-    return checks
+    return checks, config
 
 
 def main(args):

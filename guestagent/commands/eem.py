@@ -56,8 +56,31 @@ def main(args):
         _print(args, [], True, message)
         return 0
     results, ok = eem.configure(cli, sent)
-    _print(args, results, ok, None)
+    message = None
+    if ok and running is not None:
+        message = verify(config, args.action, eem.read_running(cli))
+        ok = message is None
+    _print(args, results, ok, message)
     return 0 if ok else EXIT_FAILED
+
+
+def verify(config, action, running):
+    """None when the router's running config now says what was asked, else what differs
+    (IOS accepted every line and still shows something else)."""
+    from guestagent import eem
+    if running is None:
+        return None  # cannot tell; every line was accepted
+    diff = eem.compare(config, running)
+    if action == "apply":
+        wrong = diff["missing"] + diff["different"] + diff["stale"]
+        if diff["session"] is False:
+            wrong.append("event manager session cli username")
+    else:
+        wrong = diff["matching"] + diff["different"] + diff["stale"]
+    if not wrong:
+        return None
+    return "IOS accepted every line, but the running config still {}: {}".format(
+        "differs" if action == "apply" else "has", ", ".join(wrong))
 
 
 def plan_apply(config, lines, running):
@@ -71,6 +94,11 @@ def plan_apply(config, lines, running):
         return [], "unchanged"
     removal = ["no event manager applet {}".format(name)
                for name in diff["different"] + diff["matching"] + diff["stale"]]
+    if diff["session"] is False:
+        # Another user's session line goes first, removed as the router prints it.
+        line, _user = eem.running_session(eem.parse_running(running)[1])
+        if line:
+            removal.append("no " + line)
     return removal + list(lines), "replace" if removal else "fresh"
 
 
@@ -84,7 +112,8 @@ def _print(args, results, ok, message):
         sys.stdout.write(message + "\n")
     for result in results:
         sys.stdout.write("{:<4} {}{}\n".format(
-            "ok" if result["success"] else "FAIL", result["command"] or result["line"],
+            "ok" if result["success"] else "FAIL",
+            result["command"] or result["line"] or "(the whole request)",
             "" if result["success"] or not result["output"] else "  <- " + result["output"]))
     if not ok:
         sys.stdout.write("some lines failed: check AAA authorization for the Guest Shell session "

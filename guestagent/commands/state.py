@@ -119,6 +119,31 @@ def show(path, out=None):
         store.close()
 
 
+# The state exists but cannot be shown (corrupt, newer schema, unreadable): not a usage error.
+EXIT_CANNOT_SHOW = 1
+
+
+def unreadable(path):
+    """Why `path` cannot be a state file, before SQLite gets to it; None when it may be one."""
+    import os
+    if not os.path.exists(path):
+        return "no state at {}".format(path)
+    if os.path.isdir(path):
+        return "{} is a directory, not a state file: give --state-dir the directory that " \
+            "holds it".format(path)
+    return None
+
+
+def _reason(exc):
+    from guestagent.sla import store as stores
+    if isinstance(exc, stores.StoreError):
+        if "newer than" in str(exc):  # written by a later version (a downgrade)
+            return "{}: run the agent version that wrote it, or move it aside and " \
+                "`guestagent state rebuild` from the journal".format(exc)
+        return str(exc)
+    return "{}: {}".format(type(exc).__name__, exc)
+
+
 def main(args):
     import os
     from guestagent import EXIT_OK, EXIT_USAGE
@@ -130,10 +155,16 @@ def main(args):
         return EXIT_USAGE
     path = stores.path_in(args.state_dir or config.agent.state_dir)
     if args.action == "show":
-        if not os.path.exists(path):
-            sys.stderr.write("guestagent state: no state at {}\n".format(path))
+        problem = unreadable(path)
+        if problem:
+            sys.stderr.write("guestagent state: {}\n".format(problem))
             return EXIT_USAGE
-        show(path)
+        try:
+            show(path)
+        except Exception as exc:  # sqlite3 errors, a newer schema, permissions
+            sys.stderr.write("guestagent state: cannot show {}: {}\n".format(
+                path, _reason(exc)))
+            return EXIT_CANNOT_SHOW
         return EXIT_OK
     journal_dir = args.journal or config.journal.dir
     if not os.path.isdir(journal_dir):

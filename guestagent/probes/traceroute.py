@@ -75,22 +75,36 @@ def first_responding_hop(hops):
     return None
 
 
+MISSING = "traceroute is not installed in Guest Shell"
+
+
+def installed():
+    import shutil
+    return shutil.which(TRACEROUTE) is not None
+
+
+def on_router(context):
+    """Whether IOS can trace instead: a real router through the cli (not the simulated one,
+    whose invented path must not stand in for a missing program)."""
+    device = getattr(context, "device", None) if context is not None else None
+    return device is not None and getattr(device, "kind", None) == "onbox"
+
+
 def probe(target, options, deadline, context=None):
     started = time.monotonic()
     sample = common.new_sample(target, "traceroute")
     sample["hops"] = []
     if sample["via"] == "ios":
-        from guestagent.probes import ios_traceroute
-        return common.finish(ios_traceroute.probe(target, options, deadline, context, sample),
-                             started)
+        return _via_ios(target, options, deadline, context, sample, started)
+    if not installed():
+        return _missing(target, options, deadline, context, sample, started, "")
     address, version = common.resolve_into(sample, target.host, deadline)
     if address is None:
         return common.finish(sample, started)
     from guestagent import proc
     result = proc.run(command(address, version, options), timeout_s=deadline.remaining())
     if result.missing:
-        sample["error"] = "traceroute not available: " + result.stderr
-        return common.finish(sample, started)
+        return _missing(target, options, deadline, context, sample, started, result.stderr)
     parsed = parse(result.stdout)
     sample["hops"] = parsed["hops"]
     if not parsed["recognized"]:
@@ -102,6 +116,24 @@ def probe(target, options, deadline, context=None):
     sample["reached"] = bool(last and address in last["addresses"])
     first = first_responding_hop(parsed["hops"])
     sample["first_hop"] = first["address"] if first else None
+    return common.finish(sample, started)
+
+
+def _via_ios(target, options, deadline, context, sample, started):
+    from guestagent.probes import ios_traceroute
+    return common.finish(ios_traceroute.probe(target, options, deadline, context, sample), started)
+
+
+def _missing(target, options, deadline, context, sample, started, detail):
+    """No traceroute program (the 17.x image may lack it, platform.md): on a router IOS traces
+    instead, and the sample says so; elsewhere the path is a measurement error."""
+    if on_router(context):
+        sample["via"] = "ios"
+        sample["via_reason"] = MISSING + ": traced by IOS instead"
+        return _via_ios(target, options, deadline, context, sample, started)
+    sample["error"] = "{} (no `{}` on PATH{}) and no router to trace from: install it " \
+        "(`sudo yum install traceroute`) or set path_discovery.via: ios".format(
+            MISSING, TRACEROUTE, ": " + detail.strip() if detail and detail.strip() else "")
     return common.finish(sample, started)
 
 
