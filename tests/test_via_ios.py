@@ -331,3 +331,12 @@ def test_ios_traceroute_that_times_out_anyway_keeps_the_hops_printed():
     assert sample["error"] is None and sample["partial"] is True
     assert [h["address"] for h in sample["hops"][:2]] == ["192.0.2.1", "192.0.2.2"]
     assert sample["first_hop"] == "192.0.2.1" and sample["reached"] is False
+
+
+def test_the_command_timeout_comes_from_the_config_when_the_device_has_none():
+    from guestagent.device.simulated import SimulatedDevice
+    config = Namespace(device=Namespace(command_timeout_s=8))
+    context = Namespace(device=SimulatedDevice(fixture_path("ios_ping")), config=config)
+    assert ios_ping.budget_s(Deadline(14), context) == 8
+    assert ios_ping.budget_s(Deadline(5), context) <= 5
+    assert ios_ping.budget_s(Deadline(14), Namespace(device=None)) <= 14

@@ -39,6 +39,11 @@ def budget_s(deadline, context):
     device's own command timeout."""
     device = getattr(context, "device", None) if context is not None else None
     limit = getattr(device, "command_timeout_s", None)
+    if limit is None and getattr(context, "config", None) is not None:
+        try:
+            limit = float(context.config.device.command_timeout_s)
+        except (AttributeError, KeyError, TypeError, ValueError):
+            limit = None
     remaining = deadline.remaining()
     return min(remaining, limit) if limit else remaining
 
