@@ -107,3 +107,14 @@ def test_without_a_stream_the_collector_falls_back_to_static(tmp_path):
     data = location.collect(SimulatedDevice(str(tmp_path)), cfg, Deadline(5))
     assert data["source"] == "static" and data["latitude"] == 1.5
     assert data["nmea"]["error"].startswith("no NMEA sentence")
+
+
+def test_location_from_rmc_alone_says_the_fix_is_incomplete(tmp_path):
+    port = free_udp_port()
+    stream(port, [rmc()])
+    cfg = config.parse("agent: {{state_dir: {}}}\nrouter: {{gps: {{nmea_udp_port: {}, "
+                       "nmea_bind: 127.0.0.1, nmea_listen_s: 0.5}}}}\n".format(tmp_path, port))
+    data = location.collect(SimulatedDevice(str(tmp_path)), cfg, Deadline(5))
+    assert data["source"] == "nmea" and data["fix"] is None
+    assert data["nmea"]["has_fix"] is True and data["nmea"]["complete"] is False
+    assert data["satellites"] is None and data["altitude_m"] is None
