@@ -13,13 +13,16 @@ from tests.conftest import read_fixture, write_config
 
 IOL_START_TS = calendar.timegm((2026, 8, 22, 5, 22, 1))      # 05:22:01 UTC Sat Aug 22 2026
 JST_START_TS = calendar.timegm((2024, 11, 15, 8, 53, 55))    # 17:53:55 JST = 08:53:55 UTC
+AEST_START_TS = calendar.timegm((2017, 4, 19, 6, 12, 28))    # 16:12:28 AEST = 06:12:28 UTC
 
 
 class ZonedRouter(object):
     """A router whose clock runs in a zone: `show clock` prints Guest Shell's time (UTC) moved
     by `offset_s` (plus `skew_s`, a clock a little off), named `zone`, as IOS prints it once
     `clock timezone` is set: `10:02:11.123 AEST Mon Nov 30 2026`, a leading `*` when the clock
-    is not synchronized (../shared/docs/platform.md, "Guest Shell's user and environment").
+    is not synchronized (../shared/docs/platform.md, "Guest Shell's user and environment"; the
+    real capture fixtures/show_ip_sla_statistics/community-cisco-3329311__1.txt shows the same
+    format in its header, `Time source is NTP, 16:13:00.323 AEST Wed Apr 19 2017`).
     Other commands answer with the text given (real captures), or fail as IOS does."""
 
     def __init__(self, zone, offset_s, outputs, skew_s=0.0, synced=True, fixed_ts=None):
@@ -43,22 +46,6 @@ class ZonedRouter(object):
         return self.outputs[command]
 
 
-def reprinted_in_zone(text, zone, offset_s):
-    """SYNTHETIC: a real capture's `Latest operation start time` re-printed as a router whose
-    clock is in `zone` (offset_s east of UTC) prints the same instant. Only the time changes."""
-    lines = []
-    for line in text.splitlines():
-        if line.startswith("Latest operation start time:"):
-            from guestagent.ios import ip_sla_statistics
-            read = ip_sla_statistics.read_time(line.split(":", 1)[1])
-            tm = time.gmtime(read["utc_ts"] + offset_s)
-            line = "Latest operation start time: {} {} {} {} {}".format(
-                time.strftime("%H:%M:%S", tm), zone, time.strftime("%a %b", tm), tm.tm_mday,
-                tm.tm_year)
-        lines.append(line)
-    return "\n".join(lines)
-
-
 def collect(tmp_path, device):
     cfg = config.load(write_config(tmp_path, "device: {kind: simulated}\n"
                                    "router: {ipsla: {configuration: false, tracks: false}}\n"))
@@ -79,19 +66,18 @@ def statistics(name):
 
 def test_router_in_aest_converts_its_own_zone_and_keeps_utc(tmp_path):
     aest = 10 * 3600
-    # the same run as the real capture, printed by a router in AEST (synthetic re-print)
-    device = ZonedRouter("AEST", aest, {"show ip sla statistics": reprinted_in_zone(
-        read_fixture("show_ip_sla_statistics", "iol-lab-ja__1.txt"), "AEST", aest)})
+    device = ZonedRouter("AEST", aest, statistics("community-cisco-3329311__1.txt"))
     operations, out = collect(tmp_path, device)
     assert device.commands == ["show ip sla statistics", "show clock"]
     op = operations[0]
-    assert op["start_time"] == "15:22:01 AEST Sat Aug 22 2026"
-    assert op["start_ts"] == IOL_START_TS
+    assert op["start_time"] == "16:12:28 AEST Wed Apr 19 2017" and op["start_zone"] == "AEST"
+    assert op["start_ts"] == AEST_START_TS
     assert op["start_utc_offset_s"] == 36000
     assert op["start_utc_offset_from"].startswith("show clock '") and "AEST" in \
         op["start_utc_offset_from"] and "Guest Shell's UTC clock" in op["start_utc_offset_from"]
-    assert last_run(out, "1") == IOL_START_TS
-    # the real capture as it is: its time is named UTC, which is UTC under any clock timezone
+    assert out.value("guestagent_ipsla_last_run_timestamp_seconds", operation="1",
+                     type="udp-jitter", target="") == AEST_START_TS
+    # the IOL capture names its time UTC, which is UTC under any clock timezone
     operations, out = collect(tmp_path, ZonedRouter("AEST", aest, statistics(
         "iol-lab-ja__1.txt")))
     op = operations[0]
@@ -123,6 +109,12 @@ def test_router_at_utc(tmp_path):
     assert (op["start_ts"], op["start_utc_offset_s"]) == (IOL_START_TS, 0)
     assert op["start_utc_offset_from"].startswith("show clock ")
     assert last_run(out, "1") == IOL_START_TS
+    # the real AEST capture on a router now at UTC (its zone changed since): no time
+    operations, out = collect(tmp_path, ZonedRouter("UTC", 0, statistics(
+        "community-cisco-3329311__1.txt")))
+    assert operations[0]["start_ts"] is None
+    assert operations[0]["start_utc_offset_from"] == \
+        "unknown: zone AEST is not the router clock's (UTC)"
     # an unsynchronized run (`*`) keeps its converted time but exports no timestamp
     operations, out = collect(tmp_path, ZonedRouter("UTC", 0, statistics(
         "gns3-hsrp-mpls-lab__1.txt")))

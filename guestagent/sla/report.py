@@ -190,10 +190,8 @@ def _group(source, name, mode, members, meta, sla_config, interval_s, start_ts, 
     restore_min_s = _first(group_cfg.get("restore_min_s"), sla_config["restore_min_s"])
     present = [m for m in members if m in meta]
     extents = [source.extent(m) for m in present]
-    first_ts = min([e[0] for e in extents if e[0] is not None] or [None]) \
-        if any(e[0] is not None for e in extents) else None
-    last_ts = max([e[1] for e in extents if e[1] is not None] or [None]) \
-        if any(e[1] is not None for e in extents) else None
+    first_ts = min((e[0] for e in extents if e[0] is not None), default=None)
+    last_ts = max((e[1] for e in extents if e[1] is not None), default=None)
     read_from, read_to = start_ts - 86400.0, end_ts
     step_s = 86400.0
     while True:
