@@ -43,8 +43,8 @@ def test_registered_by_report_key():
 def test_ipsla_operations_with_configuration_and_tracks(tmp_path):
     device = embedded()
     operations = ipsla.collect(device, load(tmp_path), Deadline(10))
-    assert device.commands == ["show ip sla statistics", "show ip sla configuration",
-                               "show track"]
+    assert device.commands == ["show ip sla statistics", "show clock",
+                               "show ip sla configuration", "show track"]
     assert [op["id"] for op in operations] == ["10", "20", "30", "40"]
     echo, jitter, http, backup = operations
     assert (echo["type"], echo["target"], echo["tag"], echo["latest_rtt_ms"]) == (
@@ -103,7 +103,7 @@ def test_ipsla_details_and_operation_filter(tmp_path):
     })
     cfg = load(tmp_path, "router: {ipsla: {details: true, configuration: false, tracks: false}}")
     operations = ipsla.collect(device, cfg, Deadline(10))
-    assert device.commands == ["show ip sla statistics details"]
+    assert device.commands == ["show ip sla statistics details", "show clock"]
     assert operations[0]["state"] == "Active"
     cfg = load(tmp_path, "router: {ipsla: {operations: [2], configuration: false}}")
     assert [op["id"] for op in ipsla.collect(device, cfg, Deadline(10))] == ["2"]

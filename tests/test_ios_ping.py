@@ -100,7 +100,7 @@ def test_command_has_vrf_repeat_and_whole_second_timeout():
 def test_probe_via_ios_fills_the_icmp_sample(tmp_path):
     text = read_fixture("ios_ping", "ntc-templates__7.txt")
     device = router_with(tmp_path, "ping vrf backup 192.0.2.1 repeat 5 timeout 2", text)
-    sample = icmp.probe(target(vrf="backup"), options(), Deadline(10),
+    sample = icmp.probe(target(vrf="backup"), options(), Deadline(20),
                         Namespace(device=device, config=None))
     assert device.commands == ["ping vrf backup 192.0.2.1 repeat 5 timeout 2"]
     assert sample["error"] is None and sample["via"] == "ios"
@@ -115,7 +115,7 @@ def test_probe_via_ios_fills_the_icmp_sample(tmp_path):
 def test_probe_total_loss_is_network_failure_not_error(tmp_path):
     device = router_with(tmp_path, "ping 192.0.2.1 repeat 5 timeout 2",
                          read_fixture("ios_ping", "gns3-c7200-cn__2.txt"))
-    sample = ios_ping.probe(target(), options(), Deadline(10), Namespace(device=device),
+    sample = ios_ping.probe(target(), options(), Deadline(20), Namespace(device=device),
                             common.new_sample(target(), "icmp"))
     assert sample["error"] is None
     assert (sample["received"], sample["loss_ratio"], sample["reachable"]) == (0, 1.0, False)
@@ -125,13 +125,13 @@ def test_probe_total_loss_is_network_failure_not_error(tmp_path):
 def test_probe_errors_are_measurement_errors(tmp_path):
     device = router_with(tmp_path, "ping 192.0.2.1 repeat 5 timeout 2",
                          "% Unrecognized host or address, or protocol not running.\n")
-    sample = ios_ping.probe(target(), options(), Deadline(10), Namespace(device=device),
+    sample = ios_ping.probe(target(), options(), Deadline(20), Namespace(device=device),
                             common.new_sample(target(), "icmp"))
     assert sample["error"].startswith("ios ping: unreadable output")
-    missing = ios_ping.probe(target(host="192.0.2.9"), options(), Deadline(10),
+    missing = ios_ping.probe(target(host="192.0.2.9"), options(), Deadline(20),
                              Namespace(device=device), common.new_sample(target(), "icmp"))
     assert "Invalid input" in missing["error"]
-    no_device = ios_ping.probe(target(), options(), Deadline(10), Namespace(device=None),
+    no_device = ios_ping.probe(target(), options(), Deadline(20), Namespace(device=None),
                                common.new_sample(target(), "icmp"))
     assert no_device["error"] == "via ios: no router device"
 

@@ -44,13 +44,45 @@ def stream(port, datagrams, every_s=0.1):
     return thread
 
 
+def send(port, datagrams):
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        for data in datagrams:
+            s.sendto(data.encode("ascii"), ("127.0.0.1", port))
+
+
 def test_a_fix_from_gga_and_rmc_in_separate_datagrams():
+    """The listen may begin anywhere in the modem's second: here just before an RMC, the GGA of
+    the next second behind it. The fix waits for the GGA (both datagrams are queued on the bound
+    socket before the read: the order is the test's, not the scheduler's)."""
+    for order in ([rmc(), gga("101531.00")], [gga(), rmc()]):
+        sock = nmea_listener.open_socket(0, "127.0.0.1")
+        try:
+            send(sock.getsockname()[1], order)
+            fix = nmea_listener.read(sock, listen_s=3.0)
+        finally:
+            sock.close()
+        assert fix["has_fix"] is True
+        assert abs(fix["latitude"] - (44 + 23.7398 / 60)) < 1e-6
+        assert abs(fix["longitude"] - (8 + 56.2008 / 60)) < 1e-6
+        assert fix["satellites"] == 9 and fix["altitude_m"] == 57.0, (order, fix)
+        assert fix["timestamp_ts"] is not None
+
+
+def test_rmc_alone_is_the_fix_when_no_gga_comes_within_the_budget():
+    sock = nmea_listener.open_socket(0, "127.0.0.1")
+    try:
+        send(sock.getsockname()[1], [rmc(), rmc("101531.00")])
+        fix = nmea_listener.read(sock, listen_s=0.5)
+    finally:
+        sock.close()
+    assert fix["has_fix"] is True and fix["timestamp_ts"] is not None
+    assert fix.get("satellites") is None and fix.get("altitude_m") is None
+
+
+def test_listen_over_a_stream_that_began_before_it():
     port = free_udp_port()
-    stream(port, [gga(), rmc()])
+    stream(port, [rmc(), gga()])
     fix = nmea_listener.listen(port, "127.0.0.1", listen_s=3.0)
-    assert fix["has_fix"] is True
-    assert abs(fix["latitude"] - (44 + 23.7398 / 60)) < 1e-6
-    assert abs(fix["longitude"] - (8 + 56.2008 / 60)) < 1e-6
     assert fix["satellites"] == 9 and fix["altitude_m"] == 57.0
 
 
@@ -75,3 +107,14 @@ def test_without_a_stream_the_collector_falls_back_to_static(tmp_path):
     data = location.collect(SimulatedDevice(str(tmp_path)), cfg, Deadline(5))
     assert data["source"] == "static" and data["latitude"] == 1.5
     assert data["nmea"]["error"].startswith("no NMEA sentence")
+
+
+def test_location_from_rmc_alone_says_the_fix_is_incomplete(tmp_path):
+    port = free_udp_port()
+    stream(port, [rmc()])
+    cfg = config.parse("agent: {{state_dir: {}}}\nrouter: {{gps: {{nmea_udp_port: {}, "
+                       "nmea_bind: 127.0.0.1, nmea_listen_s: 0.5}}}}\n".format(tmp_path, port))
+    data = location.collect(SimulatedDevice(str(tmp_path)), cfg, Deadline(5))
+    assert data["source"] == "nmea" and data["fix"] is None
+    assert data["nmea"]["has_fix"] is True and data["nmea"]["complete"] is False
+    assert data["satellites"] is None and data["altitude_m"] is None

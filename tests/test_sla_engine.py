@@ -62,6 +62,23 @@ def test_available_needs_loss_and_delay_under_thresholds():
     assert lost["values"]["loss_ratio"] == 1.0
 
 
+def test_ios_sample_without_median_stands_for_its_average():
+    """IOS's ping prints min/avg/max only: the average is the sample's delay."""
+    sample = icmp_sample()
+    sample.update(via="ios", rtt_ms={"min": 1, "avg": 2, "max": 10, "median": None,
+                                     "p95": None, "mdev": None}, jitter_ms=None)
+    record = engine.normalize(sample, 0.2, 500)
+    assert record["available"] is True and record["values"]["delay_ms"] == 2
+    sample["rtt_ms"]["avg"] = 501
+    assert engine.normalize(sample, 0.2, 500)["available"] is False
+    # replies but no times at all (IOS stopped before its summary line): loss decides
+    sample.update(rtt_ms=None, sent=4, received=4, loss_ratio=0.0)
+    record = engine.normalize(sample, 0.2, 500)
+    assert record["available"] is True and record["values"]["delay_ms"] is None
+    sample.update(received=0, loss_ratio=1.0, reachable=False)
+    assert engine.normalize(sample, 0.2, 500)["available"] is False
+
+
 def test_measurement_error_is_neither_available_nor_unavailable():
     record = engine.normalize(icmp_sample(error="ping: permission denied"), 0.2, 500)
     assert record["error"] is True and record["available"] is None

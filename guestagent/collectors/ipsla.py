@@ -6,14 +6,28 @@ an operation. The report's `ipsla` section is a list of operations sorted by id,
 statistics parser's fields (see docs/parsers.md) plus `target`, `source`, `vrf`, `tag`,
 `frequency_s`, `threshold_ms`, `codec` and `tracks` ([{id, state}]).
 
+IOS prints the start of each run in the router's local time, with the zone's name
+(`10:02:11.123 AEST Mon Nov 30 2026`). The router's UTC offset is learned once per cycle from
+`show clock` against Guest Shell's clock (UTC), rounded to 15 minutes (`router_clock`); a time
+in the clock's zone is converted with it, a time named UTC/GMT is UTC already, and a time in
+another zone (a summer-time change between the run and now) gets no `start_ts`. Each operation
+says the offset used (`start_utc_offset_s`) and where it came from (`start_utc_offset_from`).
+
 A router without IP SLA (IOS rejects the command) gives an empty list and no error; a failure to
 read the statistics otherwise (timeout, broken cli session) raises one DeviceError, which the cycle
 records as a single error line while the section stays empty. The configuration and track reads
 are extras: their failure only leaves those fields out.
 """
 
+import time
+
 from guestagent.collectors import common
 from guestagent.device import DeviceError
+
+# Offsets are whole quarter hours (UTC+5:45 exists); a router clock further from Guest Shell's
+# than any zone (UTC-12 .. UTC+14) is not set, not in a zone.
+OFFSET_STEP_S = 900
+OFFSET_MAX_S = 14 * 3600
 
 # Configuration fields copied onto each operation.
 _CONFIG_FIELDS = ("type", "target", "source", "target_port", "vrf", "tag", "frequency_s",
@@ -54,6 +68,7 @@ def collect(device, config, deadline):
         operations = dict((k, v) for k, v in operations.items() if k in wanted)
     if not operations:
         return []
+    convert_times(operations.values(), router_clock(device, config, deadline))
     if settings.configuration:
         entries = _read(device, "show ip sla configuration", "show-ip-sla-configuration", config,
                         deadline).get("entries") or {}
@@ -74,6 +89,59 @@ def collect(device, config, deadline):
                     "state": track.get("state"), "changes": track.get("changes"),
                     "last_change_s": track.get("last_change_s")})
     return [operations[k] for k in sorted(operations, key=_id_key)]
+
+
+def router_clock(device, config, deadline, utc_now=time.time):
+    """The router's UTC offset from `show clock` and Guest Shell's UTC clock:
+    {"utc_offset_s": seconds east of UTC or None, "zone": the zone name show clock printed,
+    "synced": the clock's flag, "from": how it was learned (or why not)}."""
+    from guestagent.ios import ip_sla_statistics
+    before = utc_now()
+    try:
+        text = common.run(device, "show clock", config, deadline)
+    except DeviceError as exc:
+        return {"utc_offset_s": None, "zone": None, "synced": None,
+                "from": "show clock failed: {}".format(exc)}
+    now = (before + utc_now()) / 2.0  # the router read its clock between the two
+    line = next((l for l in (text or "").splitlines() if l.strip()), "").strip()
+    read = ip_sla_statistics.read_time(line)
+    if read["local_ts"] is None:
+        return {"utc_offset_s": None, "zone": None, "synced": None,
+                "from": "show clock unreadable: {!r}".format(line[:80])}
+    offset_s = int(round((read["local_ts"] - now) / OFFSET_STEP_S)) * OFFSET_STEP_S
+    out = {"utc_offset_s": offset_s, "zone": read["zone"], "synced": read["synced"],
+           "from": "show clock {!r} vs Guest Shell's UTC clock".format(line[:60])}
+    if abs(offset_s) > OFFSET_MAX_S:
+        out["utc_offset_s"] = None
+        out["from"] = ("show clock {!r} is {:+.0f} s from Guest Shell's UTC clock: no time zone is "
+                       "that far (router clock not set)".format(line[:60], read["local_ts"] - now))
+    return out
+
+
+def convert_times(operations, clock):
+    """Give each operation's start its UTC time (`start_ts`) with the offset used and where it
+    came from."""
+    from guestagent.ios import ip_sla_statistics
+    for op in operations:
+        if op.get("start_local_ts") is None:
+            continue
+        zone = op.get("start_zone")
+        if clock["utc_offset_s"] is not None and (zone is None or zone == clock["zone"]):
+            op["start_ts"] = op["start_local_ts"] - clock["utc_offset_s"]
+            op["start_utc_offset_s"] = clock["utc_offset_s"]
+            op["start_utc_offset_from"] = clock["from"]
+        elif zone is not None and zone.upper() in ip_sla_statistics.UTC_ZONES:
+            op["start_ts"] = op["start_local_ts"]
+            op["start_utc_offset_s"] = 0
+            op["start_utc_offset_from"] = "zone name {}".format(zone)
+        else:
+            op["start_ts"] = None
+            op["start_utc_offset_s"] = None
+            if clock["utc_offset_s"] is None:
+                op["start_utc_offset_from"] = "unknown: " + clock["from"]
+            else:
+                op["start_utc_offset_from"] = "unknown: zone {} is not the router clock's ({})" \
+                    .format(zone, clock["zone"])
 
 
 def _url_host(url):

@@ -77,7 +77,7 @@ def from_nmea(gps_settings, deadline):
         state["error"] = "no NMEA sentence within {:g} s".format(gps_settings.nmea_listen_s)
         return {"nmea": state}
     state.update({"sentences": fix.get("sentences"), "bad_checksums": fix.get("bad_checksums"),
-                  "has_fix": bool(fix.get("has_fix"))})
+                  "has_fix": bool(fix.get("has_fix")), "complete": nmea_listener.complete(fix)})
     if not fix.get("has_fix"):
         return {"nmea": state}
     data = from_fix(fix, gps_settings.max_age_s)
@@ -85,8 +85,12 @@ def from_nmea(gps_settings, deadline):
         state["stale"] = True
         return {"nmea": state}
     data["source"] = "nmea"
-    # GGA gives an altitude only from a 3D solution (GSA, which says it outright, is not read).
-    data["fix"] = "3D" if fix.get("altitude_m") is not None else "2D"
+    # GGA gives an altitude only from a 3D solution (GSA, which says it outright, is not read);
+    # an RMC without its GGA says nothing of the solution's dimensions.
+    if state["complete"]:
+        data["fix"] = "3D" if fix.get("altitude_m") is not None else "2D"
+    else:
+        data["fix"] = None
     data["nmea"] = state
     return data
 

@@ -8,9 +8,13 @@ stand on a line, so a whitespace-normalised copy reads the same as the router's 
 Each operation (`operations["<id>"]`):
 - `latest_rtt_ms` (number, or None with `rtt_reason`: the text IOS printed instead, e.g.
   `NoConnection/Busy/Timeout`, or `never run` when the operation has no latest result at all);
-- `start_time` (text without the clock flag), `start_ts` (unix seconds, read as UTC),
-  `clock_synced`: False when IOS flags the time with `*` (clock not authoritative: never set
-  from NTP or the calendar) or `.` (was authoritative, NTP not synchronized now);
+- `start_time` (text without the clock flag), `start_zone` (the zone name IOS printed, e.g.
+  `UTC`, `JST`, `AEST`: IOS prints the router's local time), `start_local_ts` (the printed
+  date and time read as if they were UTC: the local calendar time in unix-seconds form),
+  `start_ts` (unix seconds; here only when the zone is UTC or GMT: other zones are converted by
+  the collector with the router's offset, collectors/ipsla.py), `clock_synced`: False when IOS
+  flags the time with `*` (clock not authoritative: never set from NTP or the calendar) or `.`
+  (was authoritative, NTP not synchronized now);
 - `return_code` kept whole (`OK`, `Timeout`, `No connection`, `Socket connect error`, `Over
   threshold`...), `ok` (return code is OK);
 - `successes`/`failures` (None when IOS prints `Unknown`; absent for path-echo, which has none);
@@ -37,6 +41,7 @@ SCHEMA = {
         "<id>": {
             "id": str, "type": str, "latest_rtt_ms": (int, float, None), "rtt_reason": str,
             "start_time": str, "start_ts": (int, None), "clock_synced": bool,
+            "start_zone": str, "start_local_ts": (int, None),
             "return_code": str, "ok": bool, "successes": (int, None), "failures": (int, None),
             "time_to_live": str, "time_to_live_s": (int, None),
             "rtt_count": int, "rtt_min_ms": (int, float), "rtt_avg_ms": (int, float),
@@ -118,11 +123,34 @@ def _latest_rtt(op, value, line=""):
         op["rtt_reason"] = value or "absent"
 
 
+# Zone names that are UTC whatever the router's `clock timezone`.
+UTC_ZONES = ("UTC", "GMT", "Z")
+_ZONE = re.compile(r"\d{1,2}:\d{2}:\d{2}(?:\.\d+)?\s+([A-Za-z][A-Za-z0-9+-]{0,9})\s+"
+                   r"(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun)\b", re.I)
+
+
+def read_time(value):
+    """An IOS time as `show clock` and IP SLA print it (`*10:02:11.123 AEST Mon Nov 30 2026`):
+    {"text" (without the flag), "synced", "zone" (None when none printed), "local_ts" (the
+    printed calendar time as if UTC; None when it does not read), "utc_ts" (only when the zone
+    is UTC/GMT, else None)}."""
+    text, synced = common.clock_flag(value or "")
+    zone = _ZONE.search(text)
+    zone = zone.group(1) if zone else None
+    local_ts = common.ios_time(text)
+    return {"text": text, "synced": synced, "zone": zone, "local_ts": local_ts,
+            "utc_ts": local_ts if zone is not None and zone.upper() in UTC_ZONES else None}
+
+
 def _start_time(op, value, line=""):
-    text, synced = common.clock_flag(value)
-    op["start_time"] = text
-    op["clock_synced"] = synced
-    op["start_ts"] = common.ios_time(text)
+    read = read_time(value)
+    op["start_time"] = read["text"]
+    op["clock_synced"] = read["synced"]
+    if read["zone"] is not None:
+        op["start_zone"] = read["zone"]
+    op["start_local_ts"] = read["local_ts"]
+    if read["utc_ts"] is not None:
+        op["start_ts"] = read["utc_ts"]
 
 
 def _return_code(op, value, line=""):

@@ -41,8 +41,9 @@ def is_ratio(column):
 def normalize(sample, loss_max, rtt_max_ms, default_ts=None):
     """Reduce a probe sample to a record; None for kinds without loss or reachability (traceroute).
 
-    Available when loss_ratio <= loss_max and the delay value (median) <= rtt_max_ms; a sample with
-    no reply is unavailable; a measurement error is neither (available None).
+    Available when loss_ratio <= loss_max and the delay value (median; the average where the
+    sample has none, `delay_of`) <= rtt_max_ms; a sample with no reply is unavailable; a
+    measurement error is neither (available None).
     """
     kind = sample.get("kind") or "icmp"
     if kind in ("traceroute", "throughput"):
@@ -55,7 +56,7 @@ def normalize(sample, loss_max, rtt_max_ms, default_ts=None):
         delay = ((sample.get("phases_ms") or {}).get("total") or {}).get("median")
     else:
         sent, received = sample.get("sent"), sample.get("received")
-        delay = (sample.get("rtt_ms") or {}).get("median")
+        delay = delay_of(sample.get("rtt_ms"))
     loss = sample.get("loss_ratio")
     if loss is None and sent:
         loss = (sent - (received or 0)) / float(sent)
@@ -79,9 +80,19 @@ def normalize(sample, loss_max, rtt_max_ms, default_ts=None):
     record["values"] = {"delay_ms": delay, "loss_ratio": loss,
                         "jitter_ms": sample.get("jitter_ms") if kind != "dns" else None}
     replied = (received is None or received > 0) and sample.get("reachable") is not False
-    record["available"] = bool(replied and delay is not None and loss <= loss_max
-                               and delay <= rtt_max_ms)
+    # No delay despite replies (IOS stopped before its summary line): loss alone decides.
+    delay_ok = delay <= rtt_max_ms if delay is not None else (received or 0) > 0
+    record["available"] = bool(replied and delay_ok and loss <= loss_max)
     return record
+
+
+def delay_of(rtt_ms):
+    """The delay an ICMP sample stands for: the median of its replies; where only min/avg/max
+    exist (IOS's own ping prints no per-reply times) the average."""
+    rtt_ms = rtt_ms or {}
+    if rtt_ms.get("median") is not None:
+        return rtt_ms["median"]
+    return rtt_ms.get("avg")
 
 
 # -- availability ----------------------------------------------------------------------------------

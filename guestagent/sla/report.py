@@ -65,6 +65,13 @@ class MemorySource(object):
     def outages(self, name, records, cfg, end_ts):
         return engine.outages(records, cfg["outage_min_s"], cfg["restore_min_s"], end_ts)
 
+    def extent(self, name):
+        """(first, last) sample time of a test point, or (None, None)."""
+        records = self.by_target.get(name) or []
+        if not records:
+            return None, None
+        return min(r["ts"] for r in records), max(r["ts"] for r in records)
+
 
 class StoreSource(object):
     """The state store, read one test point at a time (a quarter of 5-minute samples for ten
@@ -82,6 +89,12 @@ class StoreSource(object):
 
     def records(self, name, since_ts, until_ts):
         return self.store.records(self.points[name], since_ts, until_ts)
+
+    def extent(self, name):
+        """(first, last) sample time of a test point, or (None, None)."""
+        row = self.store.db.execute("SELECT min(ts), max(ts) FROM samples WHERE point_id = ?",
+                                    (self.points[name]["id"],)).fetchone()
+        return (row[0], row[1]) if row else (None, None)
 
     def outages(self, name, records, cfg, end_ts):
         out = []
@@ -166,19 +179,58 @@ def build(data, sla_config, interval_s, start_ts, end_ts, by=None, targets=None,
 def _group(source, name, mode, members, meta, sla_config, interval_s, start_ts, end_ts,
            periods):
     """A group's entry; members are read one at a time and reduced to their time intervals and
-    pooled values, so a group of many test points over months stays small in memory."""
-    import bisect
+    pooled values, so a group of many test points over months stays small in memory.
+
+    A group has no outage table of its own: its outages come from its members' samples. The
+    samples read reach back before the window (and on after it) as far as the group's state at
+    the edge of what was read is still an outage, so an outage that began days before the
+    window has its real start and its real end, as a member's has."""
     group_cfg = (sla_config.get("groups") or {}).get(name) or {}
     outage_min_s = _first(group_cfg.get("outage_min_s"), sla_config["outage_min_s"])
     restore_min_s = _first(group_cfg.get("restore_min_s"), sla_config["restore_min_s"])
+    present = [m for m in members if m in meta]
+    extents = [source.extent(m) for m in present]
+    first_ts = min((e[0] for e in extents if e[0] is not None), default=None)
+    last_ts = max((e[1] for e in extents if e[1] is not None), default=None)
+    read_from, read_to = start_ts - 86400.0, end_ts
+    step_s = 86400.0
+    while True:
+        segments, pooled = _group_timeline(source, present, mode, interval_s, read_from,
+                                           read_to, start_ts, end_ts, periods)
+        history = engine.outages(engine.group_records(segments), outage_min_s, restore_min_s,
+                                 end_ts)
+        # Earlier samples can matter unless the group was up long enough (restore_min_s) at the
+        # start of what was read; later ones while an outage is still open at its end.
+        settled = bool(segments) and segments[0][2] and \
+            segments[0][1] - segments[0][0] >= restore_min_s and segments[0][0] > read_from
+        earlier = not settled and first_ts is not None and first_ts < read_from
+        later = bool(history) and history[-1]["end_ts"] is None and last_ts is not None \
+            and last_ts >= read_to
+        if not earlier and not later:
+            break
+        step_s *= 2
+        if earlier:
+            read_from -= step_s
+        if later:
+            read_to += step_s
+    entry = {"name": name, "mode": mode, "members": members, "periods": []}
+    for (label, lo, hi), acc in zip(periods, pooled):
+        entry["periods"].append(_group_period(segments, history, acc, label, lo, hi))
+    return entry
+
+
+def _group_timeline(source, members, mode, interval_s, read_from, read_to, start_ts, end_ts,
+                    periods):
+    """The group's segments from its members' samples in [read_from, read_to), and per period
+    the members' values pooled over [start_ts, end_ts)."""
+    import bisect
     starts = [lo for _, lo, _ in periods]
     pooled = [{"delays": [], "sent": 0, "received": 0, "n": 0, "nb": 0} for _ in periods]
     intervals = []
     for member in members:
-        if member not in meta:
-            continue
-        records = source.records(member, start_ts - 86400.0, end_ts)
-        intervals.extend(engine.member_intervals(records, interval_s, None, end_ts))
+        records = source.records(member, read_from, read_to)
+        intervals.extend(engine.member_intervals(
+            [r for r in records if r["ts"] < read_to], interval_s, None, read_to))
         for record in records:
             if record["error"] or not start_ts <= record["ts"] < end_ts:
                 continue
@@ -193,13 +245,7 @@ def _group(source, name, mode, members, meta, sla_config, interval_s, start_ts, 
                 acc["n"] += 1
                 acc["nb"] += 1 if verdict else 0
         del records
-    segments = engine.segments_of(intervals, mode)
-    del intervals
-    history = engine.outages(engine.group_records(segments), outage_min_s, restore_min_s, end_ts)
-    entry = {"name": name, "mode": mode, "members": members, "periods": []}
-    for (label, lo, hi), acc in zip(periods, pooled):
-        entry["periods"].append(_group_period(segments, history, acc, label, lo, hi))
-    return entry
+    return engine.segments_of(intervals, mode), pooled
 
 
 def _first(*values):
