@@ -38,6 +38,12 @@ def journal_reports(tmp_path):
     return list(journal.read(str(tmp_path / "state" / "journal")))
 
 
+def outcome(tmp_path):
+    """The last cycle's sink outcomes: written after its journal line, never into it."""
+    with open(str(tmp_path / "state" / "journal" / "sinks.json")) as f:
+        return json.load(f)
+
+
 def validate(report):
     jsonschema.validate(report, reports.load_schema())
 
@@ -64,7 +70,9 @@ def test_cycle_pushes_every_test_point_and_journals_a_valid_report(tmp_path, pus
     # The path toward the namespace is one hop; that hop is the first-hop test point.
     assert report["path"]["hops"][0]["address"] == testpoint_ns.v4
     assert by_name["first-hop"]["host"] == testpoint_ns.v4
-    assert report["sinks"]["pushgateway"]["ok"] is True
+    assert "sinks" not in report  # journaled before any sink ran
+    assert outcome(tmp_path)["cycle_id"] == report["cycle"]["id"]
+    assert outcome(tmp_path)["pushgateway"]["ok"] is True
 
     loss = {labels["target"]: value
             for labels, value in pushgateway.samples("guestagent_icmp_loss_ratio")}
@@ -85,10 +93,18 @@ def test_a_failed_push_keeps_the_report_and_exits_1(tmp_path):
     assert proc.returncode == 1
     [report] = journal_reports(tmp_path)
     validate(report)
-    assert report["sinks"]["pushgateway"]["ok"] is False
-    assert report["sinks"]["pushgateway"]["attempts"] == 2  # one retry inside the deadline
-    assert any(e["where"] == "pushgateway" for e in report["errors"])
+    sinks = outcome(tmp_path)
+    assert sinks["cycle_id"] == report["cycle"]["id"]
+    assert sinks["pushgateway"]["ok"] is False
+    assert sinks["pushgateway"]["attempts"] == 2  # one retry inside the deadline
+    assert "error: pushgateway:" in proc.stdout
     assert report["probes"][0]["received"] == 5  # the measurement is not lost
+    # The next report carries this cycle's outcome into the journal.
+    run_agent(["run", "--config", config])
+    second = journal_reports(tmp_path)[1]
+    assert second["sinks_previous"]["cycle_id"] == report["cycle"]["id"]
+    assert second["sinks_previous"]["pushgateway"]["ok"] is False
+    validate(second)
 
 
 def test_dry_run_measures_and_journals_but_pushes_nothing(tmp_path, pushgateway):

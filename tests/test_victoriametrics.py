@@ -1,6 +1,8 @@
 """Nothing measured while the uplink was down is lost: reports journaled while the store was
 unreachable reach VictoriaMetrics later, each with its own timestamp."""
 
+import json
+
 from guestagent.sinks import journal
 from tests.conftest import run_agent, write_config
 
@@ -13,6 +15,11 @@ targets: [{{name: loopback, host: 127.0.0.1, role: isp-edge}}]
 sinks:
   victoriametrics: {{url: "{url}", timeout_s: 3, batch_reports: 2}}
 """
+
+
+def read_outcome(tmp_path):
+    with open(str(tmp_path / "state" / "journal" / "sinks.json")) as f:
+        return json.load(f)
 
 
 def test_backlog_from_an_outage_arrives_with_original_timestamps(tmp_path, victoriametrics):
@@ -32,8 +39,14 @@ def test_backlog_from_an_outage_arrives_with_original_timestamps(tmp_path, victo
 
     journaled = list(journal.read(str(tmp_path / "state" / "journal")))
     assert len(journaled) == 4
-    assert [r["sinks"]["victoriametrics"]["ok"] for r in journaled] == [True, False, False, True]
-    assert journaled[-1]["sinks"]["victoriametrics"]["sent_reports"] == 3  # two late + its own
+    # Each cycle's outcome is journaled with the next report (the journal line comes first).
+    assert journaled[0]["sinks_previous"] is None
+    assert [r["sinks_previous"]["victoriametrics"]["ok"] for r in journaled[1:]] == [
+        True, False, False]
+    last = read_outcome(tmp_path)
+    assert last["cycle_id"] == journaled[-1]["cycle"]["id"]
+    assert last["victoriametrics"]["ok"] is True
+    assert last["victoriametrics"]["sent_reports"] == 3  # two late + its own
 
     [(labels, values, stamps)] = victoriametrics.export(
         'guestagent_last_cycle_timestamp_seconds{instance="van-17"}', expect_points=4)
