@@ -201,3 +201,104 @@ def test_bad_config_exits_2_with_every_problem(tmp_path):
     assert proc.returncode == 2
     assert "2 problem(s)" in proc.stderr
     assert "agent.interval_s" in proc.stderr and "targets[0].host" in proc.stderr
+
+
+# -- every wait has a deadline -----------------------------------------------------------------
+
+HANG_CONFIG = """
+agent: {{state_dir: {state}, deadline_s: {deadline}}}
+device: {{kind: simulated}}
+path_discovery: {{enabled: {path}}}
+probes: {{icmp: {{count: 2, interval_s: 0.2, timeout_s: 1.0}}}}
+targets:
+  - {{name: hangs, host: 127.0.0.1}}
+  - {{name: answers, host: 127.0.0.2}}
+"""
+
+# Run in a fresh process: `hang` names what blocks forever (a prober, or every router call).
+HANG_SCRIPT = r"""
+import sys, threading
+from guestagent import cli
+from guestagent.probes import icmp
+from guestagent.device.simulated import SimulatedDevice
+forever = threading.Event()
+real_probe = icmp.probe
+def probe(target, options, deadline, context):
+    if target.name == "hangs":
+        forever.wait()  # ignores its deadline, as a prober stuck in a read would
+    return real_probe(target, options, deadline, context)
+def execute(self, command, timeout_s=None):
+    forever.wait()  # a router call that never returns, whatever its timeout
+if "prober" in sys.argv[1]:
+    icmp.probe = probe
+if "device" in sys.argv[1]:
+    SimulatedDevice.execute = execute
+sys.exit(cli.main(["run", "--config", sys.argv[2], "--json"]))
+"""
+
+
+@pytest.mark.parametrize("hang", ["prober", "device", "prober+device"])
+def test_a_cycle_ends_within_its_deadline_whatever_hangs_and_journals(tmp_path, hang):
+    import subprocess
+    import sys
+    import time
+    from tests.conftest import ROOT
+    deadline_s = 4.0
+    config = write_config(tmp_path, HANG_CONFIG.format(state=tmp_path / "state",
+                                                       deadline=deadline_s, path="false"))
+    started = time.monotonic()
+    proc = subprocess.run([sys.executable, "-c", HANG_SCRIPT, hang, config], cwd=ROOT,
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                          universal_newlines=True, timeout=30)
+    took_s = time.monotonic() - started
+    # The process exits: no worker thread is joined (start-up of the interpreter aside).
+    assert took_s < deadline_s + 3, took_s
+    assert proc.returncode == 1, proc.stderr
+    assert "Traceback" not in proc.stderr
+    printed = json.loads(proc.stdout)
+    assert printed["cycle"]["duration_s"] <= deadline_s + 1
+    [report] = journal_reports(tmp_path)
+    assert report["cycle"]["id"] == printed["cycle"]["id"]
+    validate(report)
+    by_name = {s["target"]: s for s in report["probes"]}
+    wheres = [e["where"] for e in report["errors"]]
+    if "prober" in hang:
+        assert by_name["hangs"]["error"].startswith("deadline: probe hangs: no result")
+        assert "probe hangs" in wheres
+    assert by_name["answers"]["error"] is None and by_name["answers"]["received"] == 2
+    if "device" in hang:
+        assert "show version" in wheres
+        assert any(w.startswith("collect ") for w in wheres)
+
+
+def test_hung_path_discovery_and_prober_in_process(tmp_path, monkeypatch):
+    """The same in one process: Cycle.run returns within deadline_s + 1 s."""
+    import time
+    from guestagent import config as configs, cycle as cycles
+    from guestagent.probes import icmp, traceroute
+    release = threading.Event()
+    real_probe = icmp.probe
+
+    def hanging(target, options, deadline, context):
+        if target.name == "hangs":
+            release.wait()
+        return real_probe(target, options, deadline, context)
+
+    def hanging_trace(target, options, deadline, context):
+        release.wait()
+
+    monkeypatch.setattr(icmp, "probe", hanging)
+    monkeypatch.setattr(traceroute, "probe", hanging_trace)
+    config = configs.parse(HANG_CONFIG.format(state=tmp_path / "state", deadline=3, path="true"))
+    try:
+        started = time.monotonic()
+        report, code, _ = cycles.run(config)
+        assert time.monotonic() - started <= 3 + 1
+    finally:
+        release.set()  # let the abandoned threads end; their results change nothing
+    assert code == 1
+    assert report["path"]["error"].startswith("deadline: path discovery")
+    assert [s["target"] for s in report["probes"]] == ["hangs", "answers"]
+    time.sleep(0.2)
+    [journaled] = journal_reports(tmp_path)
+    assert journaled["probes"] == report["probes"]
