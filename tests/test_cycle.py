@@ -302,3 +302,67 @@ def test_hung_path_discovery_and_prober_in_process(tmp_path, monkeypatch):
     time.sleep(0.2)
     [journaled] = journal_reports(tmp_path)
     assert journaled["probes"] == report["probes"]
+
+
+# -- the lock ------------------------------------------------------------------------------------
+
+def test_the_lock_is_taken_before_the_config_is_read(tmp_path):
+    from guestagent import cycle as cycles
+    config = write_config(tmp_path, "agent: {interval_s: 0}\n")  # would exit 2 once read
+    with cycles.early_lock(config):
+        proc = run_agent(["run", "--config", config], timeout=10)
+    assert proc.returncode == 3, proc.stderr
+    assert "another cycle holds" in proc.stderr
+    assert run_agent(["run", "--config", config]).returncode == 2  # released
+
+
+def test_concurrent_first_cycles_one_runs_the_others_exit_3(tmp_path):
+    import subprocess
+    import sys
+    from tests.conftest import ROOT
+    config = config_for(tmp_path, "http://127.0.0.1:9", [("loopback", "127.0.0.1", "target")])
+    env = dict(os.environ, PYTHONPATH=ROOT)
+    procs = [subprocess.Popen([sys.executable, "-m", "guestagent", "run", "--config", config,
+                               "--dry-run"], cwd=ROOT, env=env, stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, universal_newlines=True)
+             for _ in range(4)]
+    results = [(p.wait(60), p.stderr.read()) for p in procs]
+    for p in procs:
+        p.stdout.close()
+        p.stderr.close()
+    assert not [err for _, err in results if "Traceback" in err]
+    codes = [code for code, _ in results]
+    # One runs; the others exit 3 (or run after it, when they started after it ended).
+    assert set(codes) <= {0, 3} and codes.count(0) >= 1, results
+    assert len(journal_reports(tmp_path)) == codes.count(0)
+
+
+def test_many_first_cycles_create_the_state_directory_at_once(tmp_path):
+    from guestagent import cycle as cycles
+    state = str(tmp_path / "a" / "b" / "state")
+    outcomes = []
+    barrier = threading.Barrier(8)
+
+    def enter():
+        barrier.wait()
+        try:
+            with cycles.CycleLock(state) as lock:
+                outcomes.append(lock.problem or "held")
+                barrier_done.wait(5)
+        except cycles.Locked:
+            outcomes.append("locked")
+        except Exception as exc:  # the makedirs race this guards against
+            outcomes.append(repr(exc))
+
+    barrier_done = threading.Event()
+    threads = [threading.Thread(target=enter) for _ in range(8)]
+    for t in threads:
+        t.start()
+    import time
+    deadline = time.monotonic() + 10
+    while len(outcomes) < 7 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    barrier_done.set()
+    for t in threads:
+        t.join(10)
+    assert sorted(outcomes) == ["held"] + ["locked"] * 7

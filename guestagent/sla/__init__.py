@@ -83,7 +83,7 @@ def _reconcile(store, sla_config, interval_s, report, journal_dir, notes):
     from guestagent.sla import apply as updating
     last_id = store.meta("last_cycle_id")
     cycle_id = report["cycle"].get("id")
-    if not journal_dir or not last_id or last_id == cycle_id:
+    if not journal_dir or last_id == cycle_id:
         return
     try:
         missed, found = journal.after(journal_dir, last_id, limit=RECONCILE_MAX + 1)
@@ -91,8 +91,12 @@ def _reconcile(store, sla_config, interval_s, report, journal_dir, notes):
         notes.append("journal not read to reconcile the state: {}".format(exc))
         return
     missed = [r for r in missed if r["cycle"]["id"] != cycle_id]
-    if not found or not missed:
-        return  # the state's last cycle is not in the journal: nothing to compare with
+    if not missed:
+        return
+    if not found and (last_id or len(missed) > RECONCILE_MAX):
+        # The state's last cycle is not in the journal (rotated away), or a fresh state beside
+        # a long journal: nothing to line up with here; `state rebuild` rebuilds from it all.
+        return
     for old in missed[:RECONCILE_MAX]:
         points = updating.apply_report(store, sla_config, interval_s, old)
         updating.build_section(store, sla_config, interval_s, old, points)  # as it reported
