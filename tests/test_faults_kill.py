@@ -182,12 +182,18 @@ def test_sigkill_at_random_instants_loses_at_most_the_cycle_in_flight(tmp_path, 
     reports, missing, duplicates = reconcile(agent, pushgateway, victoriametrics, settled=True,
                                              expect=len(previous_ids) + 2)
     lost = len(missing) + duplicates
+    # How often the recovery paths ran: batches read back, reports replayed into the state.
+    read_back = sum(((r.get("sinks_previous") or {}).get("victoriametrics") or {}).get(
+        "settled_in_flight", 0) for r in reports)
+    replayed = sum(1 for r in reports for e in r["errors"]
+                   if e["where"] == "sla" and "journaled report(s)" in e["message"])
     print("\nfault suite, SIGKILL ({:.0f} s): tried {} cycles, killed {} ({} after their journal line, {} "
           "in flight), completed {}; journaled {}; in VictoriaMetrics once {}, twice {}, "
-          "missing {}; state == journal; lost {}; clock steps {}".format(
+          "missing {}; state == journal; lost {}; clock steps {}; in-flight reports read back "
+          "{}, cycles that replayed journaled reports into the state {}".format(
               time.monotonic() - started, tried, killed, killed_journaled, killed - killed_journaled, tried - killed,
               len(reports), len(reports) - len(missing), duplicates, len(missing), lost,
-              sorted(steps.values())))
+              sorted(steps.values()), read_back, replayed))
     assert tried >= 100
     assert killed >= 50 and killed_journaled >= 5 and killed - killed_journaled >= 5
     assert lost == 0, (missing, duplicates)

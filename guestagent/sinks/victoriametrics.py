@@ -160,9 +160,11 @@ def sync(sink_config, state_dir, journal_dir, current, job, instance, deadline,
         problems.append("VictoriaMetrics cursor unusable; resuming {}".format(
             "after " + recovered_id + " (the last cycle's outcome)" if recovered_id else
             "from the start of the journal (reports may be sent twice)"))
-    elif not cursor:
-        # First use: start from this cycle (the journal before it was never meant for the store),
-        # and say so on flash before anything is sent, so a failed first send is retried.
+    elif not cursor or ("last_started_ts" in cursor and not cursor.get("last_id")):
+        # First use (or a cursor of the older clock-keyed format that never got past its first
+        # send): start from this cycle, the journal before it was never meant for the store. The
+        # in-flight record written before the send puts that on flash, so a failed first send
+        # is retried, not forgotten.
         before = [r for r in journal.newest(journal_dir, 2) if r["cycle"]["id"] !=
                   current["cycle"]["id"]]
         cursor = {"last_id": before[0]["cycle"]["id"] if before else None, "in_flight": None}
