@@ -152,6 +152,7 @@ class Cycle(object):
         self.journal_path = None
         self.metric_set = None
         self._sla_pending = None
+        self._collected = set()  # router sections done (the rest are reported late)
         self._lock = threading.Lock()
         self._sealed = False  # set when the cycle stops waiting: late threads change nothing
 
@@ -285,7 +286,6 @@ class Cycle(object):
             identify_future = tasks.submit(self.identify)
             futures = [(t, tasks.submit(self.run_probe, t)) for t in targets]
             path_future = tasks.submit(self.discover_path)
-            self._collected = set()
             collect_future = tasks.submit(self.collect)
             try:
                 first_hop = self.wait_for(path_future, "path discovery")
