@@ -188,8 +188,10 @@ class Cycle(object):
         try:
             return future.result(timeout=timeout_s)
         except FutureTimeout:
-            raise Late("{}: no result within the cycle's deadline ({:g} s); abandoned".format(
-                what, self.deadline_s))
+            raise Late("deadline: {}: no result within the cycle's deadline ({:g} s); "
+                       "abandoned".format(what, self.deadline_s))
+        except Exception as exc:  # a bug in the task must not cost the cycle
+            raise Late("{} crashed: {}: {}".format(what, type(exc).__name__, exc))
 
     # -- steps ---------------------------------------------------------------------------------
     def open_device(self):
@@ -245,7 +247,7 @@ class Cycle(object):
     def late_sample(self, target, message):
         from guestagent.probes import common
         sample = common.new_sample(target, target.kind)
-        sample["error"] = "deadline: " + message
+        sample["error"] = message
         self.error("probe {}".format(target.name), sample["error"])
         return sample
 
@@ -294,8 +296,8 @@ class Cycle(object):
                 target = self.path_target()
                 self.publish("path", {"toward": target.host, "address": None, "hops": [],
                                       "first_hop": None, "reached": False, "truncated": False,
-                                      "error": "deadline: " + str(exc), "via": target.via})
-                self.error("probe path", "deadline: " + str(exc))
+                                      "error": str(exc), "via": target.via})
+                self.error("probe path", str(exc))
             if first_hop is not None:
                 futures.insert(0, (first_hop, tasks.submit(self.run_probe, first_hop)))
             samples = []

@@ -366,3 +366,18 @@ def test_many_first_cycles_create_the_state_directory_at_once(tmp_path):
     for t in threads:
         t.join(10)
     assert sorted(outcomes) == ["held"] + ["locked"] * 7
+
+
+def test_a_crashing_task_is_an_error_not_a_traceback(tmp_path, monkeypatch):
+    from guestagent import config as configs, cycle as cycles
+
+    def broken(self):
+        raise RuntimeError("bug in path discovery")
+
+    monkeypatch.setattr(cycles.Cycle, "discover_path", broken)
+    config = configs.parse(HANG_CONFIG.format(state=tmp_path / "state", deadline=5, path="true"))
+    report, code, _ = cycles.run(config)
+    assert code == 1
+    assert report["path"]["error"] == "path discovery crashed: RuntimeError: bug in path discovery"
+    assert [s["error"] for s in report["probes"]] == [None, None]
+    assert len(journal_reports(tmp_path)) == 1
