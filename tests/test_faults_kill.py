@@ -189,8 +189,9 @@ def test_sigkill_at_random_instants_loses_at_most_the_cycle_in_flight(tmp_path, 
                    if e["where"] == "sla" and "journaled report(s)" in e["message"])
     print("\nfault suite, SIGKILL ({:.0f} s): tried {} cycles, killed {} ({} after their journal line, {} "
           "in flight), completed {}; journaled {}; in VictoriaMetrics once {}, twice {}, "
-          "missing {}; state == journal; lost {}; clock steps {}; in-flight reports read back "
-          "{}, cycles that replayed journaled reports into the state {}".format(
+          "missing {}; state == journal; lost {}; clock steps {}; (as far as journaled outcomes "
+          "show:) in-flight reports found held by the store {}, cycles that replayed journaled "
+          "reports into the state {}".format(
               time.monotonic() - started, tried, killed, killed_journaled, killed - killed_journaled, tried - killed,
               len(reports), len(reports) - len(missing), duplicates, len(missing), lost,
               sorted(steps.values()), read_back, replayed))
