@@ -377,8 +377,9 @@ class Cycle(object):
             if error:  # the next cycle replays this report from the journal
                 self.error("sla", error)
             return
-        pending.rollback("state not updated: the report is not in the journal")
-        self.error("sla", pending.section["error"])
+        if pending.store is not None:  # else the state was not open: already an error
+            pending.rollback("state not updated: the report is not in the journal")
+            self.error("sla", pending.section["error"])
         for entry in (pending.section.get("targets") or {}).values():
             entry.pop("counters", None)
         for entry in (pending.section.get("groups") or {}).values():

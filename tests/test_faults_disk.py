@@ -115,6 +115,7 @@ def test_a_read_only_state_directory_still_measures_and_prints(tmp_path, fresh):
         assert proc.returncode == 1
         assert report["probes"][0]["received"] == 2
         assert {"lock", "journal", "sla"} <= wheres(report), report["errors"]
+        assert any("read-only" in e["message"] for e in report["errors"] if e["where"] == "sla")
         assert sorted(os.listdir(state)) == listing
     assert debris(state) == []
 
