@@ -162,12 +162,15 @@ def sync(sink_config, state_dir, journal_dir, current, job, instance, deadline,
             "from the start of the journal (reports may be sent twice)"))
     elif not cursor or ("last_started_ts" in cursor and not cursor.get("last_id")):
         # First use (or a cursor of the older clock-keyed format that never got past its first
-        # send): start from this cycle, the journal before it was never meant for the store. The
-        # in-flight record written before the send puts that on flash, so a failed first send
-        # is retried, not forgotten.
+        # send): start from this cycle, the journal before it was never meant for the store;
+        # said on flash at once, so a first send that fails or does not fit is retried.
         before = [r for r in journal.newest(journal_dir, 2) if r["cycle"]["id"] !=
                   current["cycle"]["id"]]
         cursor = {"last_id": before[0]["cycle"]["id"] if before else None, "in_flight": None}
+        try:
+            write_cursor(state_dir, cursor)
+        except (IOError, OSError):
+            pass  # and nothing is sent below: the in-flight record cannot be written either
     error = None
     flight = cursor.get("in_flight")
     if flight and flight.get("ids"):
