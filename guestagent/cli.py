@@ -88,12 +88,16 @@ def cmd_run(args):
     if args.deadline is not None and args.deadline <= 0:
         sys.stderr.write("guestagent: --deadline must be > 0\n")
         return EXIT_USAGE
-    config = load_config(args.config)
-    if config is None:
-        return EXIT_USAGE
-    report, code, message = cycle.run(config, trigger=args.trigger, deadline_s=args.deadline,
-                                      dry_run=args.dry_run, verbose=args.verbose, track=args.track,
-                                      track_state=args.track_state)
+    try:  # before the config load, which takes seconds on the router: losers exit 3 at once
+        with cycle.early_lock(args.config):
+            config = load_config(args.config)
+            if config is None:
+                return EXIT_USAGE
+            report, code, message = cycle.run(
+                config, trigger=args.trigger, deadline_s=args.deadline, dry_run=args.dry_run,
+                verbose=args.verbose, track=args.track, track_state=args.track_state)
+    except cycle.Locked as exc:
+        report, code, message = None, EXIT_LOCKED, str(exc)
     if code == EXIT_LOCKED:
         sys.stderr.write("guestagent: {}\n".format(message))
         return code

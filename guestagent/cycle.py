@@ -1,9 +1,13 @@
 """One measurement cycle under a deadline.
 
-Order: lock -> device and agent identity -> path discovery (traceroute) while the configured test
-points are already being pinged -> first-hop ping -> router collectors -> SLA state -> report ->
-journal (always) -> metric pushes (unless --dry-run). Everything that runs is bounded by the
-deadline; what does not finish in time is killed and recorded as a measurement error.
+Order: lock -> device and agent identity, path discovery (traceroute) while the configured test
+points are already being pinged, first-hop ping, router collectors -> SLA section (computed in an
+open transaction) -> report -> journal -> SLA commit -> metric pushes (unless --dry-run) -> sink
+outcomes. The journal comes before every network sink and before the state is committed, so a
+cycle killed at any instant leaves nothing in the state, the pushed counters or VictoriaMetrics
+that the journal lacks (docs/architecture.md, "The cycle's contract"). Everything that runs is
+bounded by the deadline: what does not finish in time is abandoned and recorded as a measurement
+error, and the cycle still journals its report.
 """
 
 import errno
@@ -16,10 +20,13 @@ from guestagent import EXIT_CYCLE_ERRORS, EXIT_LOCKED, EXIT_OK, report as report
 from guestagent.deadline import Deadline
 from guestagent.schema import Namespace
 
-# Time kept back at the end of the deadline for the journal and the push.
+# Time kept back at the end of the deadline for the journal and the sinks.
 SINK_RESERVE_S = 2.0
-# ... of which the journal, written last, keeps this much.
-JOURNAL_RESERVE_S = 0.3
+# A prober is given this long past the probe deadline to return its own deadline error; after
+# that its thread is abandoned (never joined) and the sample is a measurement error.
+LATE_GRACE_S = 0.5
+# The last cycle's sink outcomes, next to the journal (the journal itself is never rewritten).
+OUTCOME_FILE = "sinks.json"
 FIRST_HOP = "first-hop"
 
 
@@ -28,31 +35,103 @@ class Locked(Exception):
 
 
 class CycleLock(object):
-    """An exclusive lock on <state_dir>/cycle.lock; a second cycle fails at once (exit 3)."""
+    """An exclusive lock on <state_dir>/cycle.lock; a second cycle fails at once (exit 3).
 
-    def __init__(self, state_dir):
-        self.path = os.path.join(state_dir, "cycle.lock")
+    A state directory where the lock cannot even be created (read-only, gone) does not stop the
+    cycle: `problem` says why it ran without the lock, and the report records it.
+    """
+
+    def __init__(self, state_dir, name="cycle.lock"):
+        self.path = os.path.join(state_dir, name)
         self.fd = None
+        self.problem = None
 
     def __enter__(self):
         import fcntl
-        if not os.path.isdir(os.path.dirname(self.path)):
-            os.makedirs(os.path.dirname(self.path), mode=0o750)
-        self.fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o640)
+        try:
+            os.makedirs(os.path.dirname(self.path), mode=0o750, exist_ok=True)
+            self.fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o640)
+        except OSError as exc:
+            self.problem = "cannot open the lock {}: {}".format(self.path, exc.strerror or exc)
+            return self
         try:
             fcntl.flock(self.fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except (IOError, OSError) as exc:
-            holder = os.read(self.fd, 64).decode("ascii", "replace").strip()
+            try:
+                holder = os.read(self.fd, 64).decode("ascii", "replace").strip()
+            except OSError:
+                holder = ""
             os.close(self.fd)
+            self.fd = None
             if exc.errno in (errno.EAGAIN, errno.EACCES, errno.EWOULDBLOCK):
                 raise Locked("another cycle holds {} (pid {})".format(self.path, holder or "?"))
-            raise
-        os.ftruncate(self.fd, 0)
-        os.write(self.fd, str(os.getpid()).encode("ascii"))
+            self.problem = "cannot lock {}: {}".format(self.path, exc.strerror or exc)
+            return self
+        try:
+            os.ftruncate(self.fd, 0)
+            os.pwrite(self.fd, str(os.getpid()).encode("ascii"), 0)
+        except OSError:
+            pass  # the pid is for people; a full flash must not cost the cycle
         return self
 
     def __exit__(self, *exc_info):
-        os.close(self.fd)  # closing releases the flock
+        if self.fd is not None:
+            os.close(self.fd)  # closing releases the flock
+            self.fd = None
+
+
+def early_lock(config_path):
+    """A lock taken before the config is read (loading it takes seconds on the router): one per
+    config file, in the runtime directory. Overlapping EEM runs then exit 3 at once."""
+    import hashlib
+    from guestagent import config as configs
+    path = os.path.abspath(config_path or configs.default_path())
+    digest = hashlib.sha1(path.encode("utf-8", "replace")).hexdigest()[:16]
+    runtime = os.environ.get("XDG_RUNTIME_DIR") or "/tmp"
+    return CycleLock(runtime, "guestagent-{}.lock".format(digest))
+
+
+class _Tasks(object):
+    """Daemon worker threads. A task that hangs is abandoned at the deadline and never joined
+    (ThreadPoolExecutor joins its threads at shutdown and at interpreter exit)."""
+
+    def __init__(self, workers):
+        import queue
+        self._queue = queue.Queue()
+        self._threads = []
+        for n in range(workers):
+            thread = threading.Thread(target=self._work, name="cycle-task-{}".format(n))
+            thread.daemon = True
+            thread.start()
+            self._threads.append(thread)
+
+    def _work(self):
+        while True:
+            item = self._queue.get()
+            if item is None:
+                return
+            future, call, args = item
+            if not future.set_running_or_notify_cancel():
+                continue
+            try:
+                future.set_result(call(*args))
+            except BaseException as exc:  # recorded by whoever awaits it
+                future.set_exception(exc)
+
+    def submit(self, call, *args):
+        from concurrent.futures import Future
+        future = Future()
+        self._queue.put((future, call, args))
+        return future
+
+    def close(self):
+        """Let idle workers end; busy ones end with their task, or with the process."""
+        for _ in self._threads:
+            self._queue.put(None)
+
+
+class Late(Exception):
+    """A task did not return before the cycle stopped waiting for it."""
 
 
 class Cycle(object):
@@ -67,9 +146,15 @@ class Cycle(object):
         self.report = reports.new(trigger, self.deadline_s, track=track, track_state=track_state)
         self.report["cycle"]["config"] = getattr(config, "source", None) or ""
         self.deadline = Deadline(self.deadline_s)
-        self.probe_deadline = self.deadline.shortened(min(SINK_RESERVE_S, self.deadline_s * 0.2))
+        self.reserve_s = min(SINK_RESERVE_S, self.deadline_s * 0.2)
+        self.probe_deadline = self.deadline.shortened(self.reserve_s)
         self.device = None
+        self.journal_path = None
+        self.metric_set = None
+        self._sla_pending = None
+        self._collected = set()  # router sections done (the rest are reported late)
         self._lock = threading.Lock()
+        self._sealed = False  # set when the cycle stops waiting: late threads change nothing
 
     # -- helpers -------------------------------------------------------------------------------
     def say(self, text):
@@ -80,8 +165,33 @@ class Cycle(object):
 
     def error(self, where, message):
         with self._lock:
+            if self._sealed and threading.current_thread().name.startswith("cycle-task"):
+                return  # an abandoned task: its report was already written
             reports.add_error(self.report, where, message)
         self.say("error: {}: {}".format(where, message))
+
+    def publish(self, key, value):
+        """Put a task's result into the report, unless the cycle stopped waiting for it."""
+        with self._lock:
+            if not self._sealed:
+                self.report[key] = value
+
+    def seal(self):
+        with self._lock:
+            self._sealed = True
+
+    def wait_for(self, future, what):
+        """The task's result; Late when it is not back by the probe deadline (plus grace)."""
+        from concurrent.futures import TimeoutError as FutureTimeout
+        timeout_s = max(0.0, self.probe_deadline.remaining() + LATE_GRACE_S)
+        timeout_s = min(timeout_s, max(0.0, self.deadline.remaining() - self.reserve_s / 2))
+        try:
+            return future.result(timeout=timeout_s)
+        except FutureTimeout:
+            raise Late("deadline: {}: no result within the cycle's deadline ({:g} s); "
+                       "abandoned".format(what, self.deadline_s))
+        except Exception as exc:  # a bug in the task must not cost the cycle
+            raise Late("{} crashed: {}: {}".format(what, type(exc).__name__, exc))
 
     # -- steps ---------------------------------------------------------------------------------
     def open_device(self):
@@ -96,10 +206,8 @@ class Cycle(object):
         self.report["agent"]["simulated"] = self.report["agent"]["device"]["kind"] == "simulated"
 
     def identify(self):
-        agent = self.report["agent"]
-        agent["python"] = "%d.%d.%d" % sys.version_info[:3]
-        for key in ("serial", "platform", "ios_version"):
-            agent.setdefault(key, None)
+        """The router's identity from `show version` (a task: the device may not answer)."""
+        found = {}
         if self.device is not None:
             from guestagent import ios
             if "show-version" in ios.PARSERS:
@@ -107,13 +215,15 @@ class Cycle(object):
                     text = self.device.execute("show version",
                                                timeout_s=min(5.0, self.probe_deadline.remaining()))
                     version = ios.parser("show-version")(text)
-                    agent["hostname"] = version.get("hostname") or agent["hostname"]
-                    agent["serial"] = version.get("serial")
-                    agent["platform"] = version.get("platform")
-                    agent["ios_version"] = version.get("version")
+                    found = {"serial": version.get("serial"), "platform": version.get("platform"),
+                             "ios_version": version.get("version")}
+                    if version.get("hostname"):
+                        found["hostname"] = version["hostname"]
                 except Exception as exc:
                     self.error("show version", exc)
-        agent["instance"] = self.config.agent.instance or agent["hostname"]
+        with self._lock:
+            if not self._sealed:
+                self.report["agent"].update(found)
 
     def targets(self):
         return list(self.config.targets)
@@ -136,43 +246,88 @@ class Cycle(object):
         self.say(describe_sample(sample))
         return sample
 
-    def discover_path(self):
-        """Traceroute toward the anchor; returns the first-hop target or None."""
+    def late_sample(self, target, message):
+        from guestagent.probes import common
+        sample = common.new_sample(target, target.kind)
+        sample["error"] = message
+        self.error("probe {}".format(target.name), sample["error"])
+        return sample
+
+    def path_target(self):
         discovery = self.config.path_discovery
         toward = discovery.toward or (self.config.targets[0].host if self.config.targets else None)
         if not discovery.enabled or not toward:
             return None
-        target = Namespace(name="path", host=toward, kind="traceroute", role="path", group=None,
-                           via=discovery.via, vrf=discovery.vrf)
+        return Namespace(name="path", host=toward, kind="traceroute", role="path", group=None,
+                         via=discovery.via, vrf=discovery.vrf)
+
+    def discover_path(self):
+        """Traceroute toward the anchor; returns the first-hop target or None."""
+        discovery = self.config.path_discovery
+        target = self.path_target()
+        if target is None:
+            return None
         sample = self.run_probe(target)
-        self.report["path"] = {
-            "toward": toward, "address": sample.get("address"), "hops": sample.get("hops") or [],
-            "first_hop": sample.get("first_hop"), "reached": bool(sample.get("reached")),
-            "truncated": bool(sample.get("truncated")), "error": sample.get("error"),
-            "via": sample.get("via"), "via_reason": sample.get("via_reason"),
-        }
+        self.publish("path", {
+            "toward": target.host, "address": sample.get("address"),
+            "hops": sample.get("hops") or [], "first_hop": sample.get("first_hop"),
+            "reached": bool(sample.get("reached")), "truncated": bool(sample.get("truncated")),
+            "error": sample.get("error"), "via": sample.get("via"),
+            "via_reason": sample.get("via_reason"), "reduced": sample.get("reduced"),
+            "partial": bool(sample.get("partial")),
+        })
         if discovery.first_hop and sample.get("first_hop"):
+            # The first hop is probed from where the path was traced (IOS when traceroute is absent).
+            via = sample.get("via") or discovery.via
             return Namespace(name=FIRST_HOP, host=sample["first_hop"], kind="icmp", role=FIRST_HOP,
-                             group=None, via=discovery.via, vrf=discovery.vrf)
+                             group=None, via=via, vrf=discovery.vrf if via == "ios" else None)
         return None
 
     def measure(self):
-        """Probe every test point concurrently; the first hop joins when traceroute found it."""
-        from concurrent.futures import ThreadPoolExecutor
+        """Identity, every test point, the path and the router's sections, concurrently; the
+        first hop joins when traceroute found it. Waits end at the probe deadline (plus a short
+        grace): what is not back then is a measurement error, and its thread is left behind."""
         targets = self.targets()
-        workers = max(1, min(self.config.probes.concurrency, len(targets) + 2))
-        samples = []
-        with ThreadPoolExecutor(max_workers=workers) as pool:
-            futures = [pool.submit(self.run_probe, t) for t in targets]
-            path_future = pool.submit(self.discover_path)
-            collect_future = pool.submit(self.collect)
-            first_hop = path_future.result()
+        workers = max(1, min(self.config.probes.concurrency, len(targets) + 2)) + 2
+        tasks = _Tasks(workers)
+        try:
+            identify_future = tasks.submit(self.identify)
+            futures = [(t, tasks.submit(self.run_probe, t)) for t in targets]
+            path_future = tasks.submit(self.discover_path)
+            collect_future = tasks.submit(self.collect)
+            try:
+                first_hop = self.wait_for(path_future, "path discovery")
+            except Late as exc:
+                first_hop = None
+                target = self.path_target()
+                self.publish("path", {"toward": target.host, "address": None, "hops": [],
+                                      "first_hop": None, "reached": False, "truncated": False,
+                                      "error": str(exc), "via": target.via})
+                self.error("probe path", str(exc))
             if first_hop is not None:
-                futures.insert(0, pool.submit(self.run_probe, first_hop))
-            for future in futures:
-                samples.append(future.result())
-            collect_future.result()
-        self.report["probes"] = samples
+                futures.insert(0, (first_hop, tasks.submit(self.run_probe, first_hop)))
+            samples = []
+            for target, future in futures:
+                try:
+                    samples.append(self.wait_for(future, "probe " + target.name))
+                except Late as exc:
+                    samples.append(self.late_sample(target, str(exc)))
+            for future, what in ((collect_future, "router sections"),
+                                 (identify_future, "show version")):
+                try:
+                    self.wait_for(future, what)
+                except Late as exc:
+                    if future is collect_future:
+                        from guestagent import collectors
+                        for name in sorted(set(collectors.COLLECTORS) - self._collected):
+                            if self.device is not None:
+                                self.error("collect {}".format(name), str(exc))
+                    else:
+                        self.error(what, str(exc))
+            self.report["probes"] = samples
+        finally:
+            self.seal()
+            tasks.close()
 
     def collect(self):
         from guestagent import collectors
@@ -181,28 +336,86 @@ class Cycle(object):
                 break
             try:
                 module = collectors.module(name)
-                self.report[name] = module.collect(self.device, self.config, self.probe_deadline)
+                self.publish(name, module.collect(self.device, self.config, self.probe_deadline))
+            except reports.Partial as exc:  # data, and what went wrong getting it
+                self.publish(name, exc.data)
+                for message in exc.errors:
+                    self.error("collect {}".format(name), message)
             except Exception as exc:
                 self.error("collect {}".format(name), "{}: {}".format(type(exc).__name__, exc))
+            self._collected.add(name)
 
     def analyse(self):
-        """Cross-cycle state (SLA engine) and per-cycle verdicts, when those parts are present."""
-        for name, call in (("isolation", _isolation), ("sla", _sla)):
-            try:
-                section = call(self.config, self.report)
-            except ImportError:
-                continue
-            except Exception as exc:
-                self.error(name, "{}: {}".format(type(exc).__name__, exc))
-                continue
+        """Per-cycle verdicts, and the SLA section computed in a transaction left open: it is
+        committed only once the journal holds this report (`settle_state`)."""
+        try:
+            section = _isolation(self.config, self.report)
             if section is not None:
-                self.report[name] = section
+                self.report["isolation"] = section
+        except ImportError:
+            pass
+        except Exception as exc:
+            self.error("isolation", "{}: {}".format(type(exc).__name__, exc))
+        try:
+            from guestagent import sla
+        except ImportError:
+            return
+        try:
+            self._sla_pending = sla.begin(self.config, self.report, self.config.journal.dir)
+        except Exception as exc:
+            self.error("sla", "{}: {}".format(type(exc).__name__, exc))
+            return
+        section = self._sla_pending.section
+        self.report["sla"] = section
+        for note in section.get("notes") or []:
+            self.error("sla", note)
+        if section.get("error"):
+            self.error("sla", section["error"])
+
+    def settle_state(self, journaled):
+        """Commit the SLA pass once the journal has the report; without the journal, roll it
+        back and keep this cycle's counters out of every push."""
+        pending, self._sla_pending = self._sla_pending, None
+        if pending is None:
+            return
+        if journaled:
+            error = pending.commit()
+            if error:  # the next cycle replays this report from the journal
+                self.error("sla", error)
+            return
+        if pending.store is not None:  # else the state was not open: already an error
+            pending.rollback("state not updated: the report is not in the journal")
+            self.error("sla", pending.section["error"])
+        for entry in (pending.section.get("targets") or {}).values():
+            entry.pop("counters", None)
+        for entry in (pending.section.get("groups") or {}).values():
+            if isinstance(entry, dict):
+                entry.pop("counters", None)
 
     def metrics(self):
         out = metrics_for(self.report)
         out.gauge("guestagent_cycle_duration_seconds", "Wall time of the last cycle.",
-                  time.time() - self.report["cycle"]["started_ts"])
+                  self.deadline.elapsed())
         return out
+
+    def previous_outcome(self):
+        """The last cycle's sink outcomes (written after its journal line), for this report."""
+        from guestagent.statefile import read_json
+        problems = []
+        previous = read_json(os.path.join(self.config.journal.dir, OUTCOME_FILE),
+                             problems=problems)
+        for problem in problems:
+            self.error("sinks", problem)
+        return previous if isinstance(previous, dict) and previous.get("cycle_id") else None
+
+    def write_outcome(self):
+        from guestagent.statefile import write_json
+        outcome = dict(self.report.get("sinks") or {}, cycle_id=self.report["cycle"]["id"],
+                       journaled=self.journal_path is not None)
+        try:
+            write_json(os.path.join(self.config.journal.dir, OUTCOME_FILE), outcome)
+        except (IOError, OSError) as exc:
+            self.error("sinks", "outcome not written: {}".format(exc.strerror or exc))
 
     def write_journal(self):
         from guestagent.sinks import journal
@@ -212,7 +425,7 @@ class Cycle(object):
                                   journal_config.max_bytes, journal_config.keep_files)
             return path
         except (IOError, OSError) as exc:
-            # The report still goes to stdout/stderr of the EEM run; say why it is not on flash.
+            # The report still goes to stdout of the EEM run; say why it is not on flash.
             self.error("journal", "cannot write {}: {}".format(journal_config.dir,
                                                               exc.strerror or exc))
             return None
@@ -227,8 +440,12 @@ class Cycle(object):
             return
         from guestagent.sinks import pushgateway
         job = push_config.job or self.config.agent.job
-        outcome = pushgateway.push(out, push_config, job, self.report["agent"]["instance"],
-                                   self.deadline.shortened(JOURNAL_RESERVE_S))
+        try:
+            outcome = pushgateway.push(out, push_config, job, self.report["agent"]["instance"],
+                                       self.deadline)
+        except Exception as exc:
+            outcome = {"ok": False, "attempts": 0, "error": pushgateway.redact(
+                "{}: {}".format(type(exc).__name__, exc))}
         sinks["pushgateway"] = outcome
         if not outcome["ok"]:
             self.error("pushgateway", outcome.get("error", "push failed"))
@@ -236,8 +453,8 @@ class Cycle(object):
             self.say("pushed to {} ({} attempt(s))".format(pushgateway.redact(push_config.url),
                                                          outcome["attempts"]))
 
-    def sync_store(self):
-        """Send this report and any backlog, with timestamps, to VictoriaMetrics."""
+    def sync_store(self, previous):
+        """Send the journal's reports the store has not accepted, with their timestamps."""
         sink_config = self.config.sinks.victoriametrics
         if sink_config is None:
             return
@@ -245,27 +462,47 @@ class Cycle(object):
         if self.dry_run:
             sinks["victoriametrics"] = {"ok": False, "skipped": "dry run"}
             return
+        if self.journal_path is None:
+            # Only journaled reports go to the store: it must never hold what the journal lacks.
+            sinks["victoriametrics"] = {"ok": False, "skipped": "report not journaled"}
+            return
         from guestagent.sinks import victoriametrics
-        outcome = victoriametrics.sync(
-            sink_config, self.config.agent.state_dir, self.config.journal.dir, self.report,
-            sink_config.job or self.config.agent.job, self.report["agent"]["instance"],
-            self.deadline.shortened(JOURNAL_RESERVE_S))
+        recovered = ((previous or {}).get("victoriametrics") or {}).get("last_id")
+        try:
+            outcome = victoriametrics.sync(
+                sink_config, self.config.agent.state_dir, self.config.journal.dir, self.report,
+                sink_config.job or self.config.agent.job, self.report["agent"]["instance"],
+                self.deadline, recovered_id=recovered if isinstance(recovered, str) else None)
+        except Exception as exc:
+            from guestagent.sinks.pushgateway import redact
+            outcome = {"ok": False, "attempts": 0,
+                       "error": redact("{}: {}".format(type(exc).__name__, exc))}
         sinks["victoriametrics"] = outcome
+        for problem in outcome.get("problems") or []:
+            self.error("victoriametrics", problem)
         if not outcome["ok"]:
             self.error("victoriametrics", outcome.get("error", "import failed"))
 
     def run(self):
         """Run the cycle; returns (report, exit code)."""
         self.open_device()
-        self.identify()
         self.measure()
+        agent = self.report["agent"]
+        agent["python"] = "%d.%d.%d" % sys.version_info[:3]
+        for key in ("serial", "platform", "ios_version"):
+            agent.setdefault(key, None)
+        agent["instance"] = self.config.agent.instance or agent["hostname"]
         self.analyse()
-        out = self.metrics()
+        previous = self.previous_outcome()
+        self.report["sinks_previous"] = previous
         self.report["cycle"]["deadline_hit"] = self.probe_deadline.expired()
-        self.push(out)
         reports.finish(self.report)
-        self.sync_store()
-        self.journal_path = self.write_journal()
+        self.journal_path = self.write_journal()  # first: what was measured is on flash
+        self.settle_state(self.journal_path is not None)
+        out = self.metrics()
+        self.push(out)
+        self.sync_store(previous)
+        self.write_outcome()
         self.metric_set = out
         return self.report, (EXIT_CYCLE_ERRORS if self.report["errors"] else EXIT_OK)
 
@@ -389,8 +626,10 @@ def _rate(bps):
 def run(config, **kwargs):
     """Take the lock and run one cycle: (report or None, exit code, message)."""
     try:
-        with CycleLock(config.agent.state_dir):
+        with CycleLock(config.agent.state_dir) as lock:
             cycle = Cycle(config, **kwargs)
+            if lock.problem:
+                cycle.error("lock", lock.problem + "; running without it")
             report, code = cycle.run()
             return report, code, None
     except Locked as exc:

@@ -1,6 +1,8 @@
 """The report: one JSON document per cycle, described by `report.schema.json` (shipped here).
 
-Times are ISO 8601 UTC strings for people plus `*_ts` unix seconds for programs.
+Times are ISO 8601 UTC strings for people plus `*_ts` unix seconds for programs. They come from
+`now()`, the agent's wall clock: `$GUESTAGENT_CLOCK_OFFSET_S` shifts it (the fault tests step the
+clock with it; nothing that orders or resumes work depends on it, see docs/architecture.md).
 """
 
 import json
@@ -14,13 +16,33 @@ SCHEMA_VERSION = 1
 SCHEMA_PATH = os.path.join(os.path.dirname(os.path.abspath(__file__)), "report.schema.json")
 
 
+def now():
+    """The wall clock, shifted by $GUESTAGENT_CLOCK_OFFSET_S when set (clock-step tests)."""
+    offset = os.environ.get("GUESTAGENT_CLOCK_OFFSET_S")
+    if offset:
+        try:
+            return time.time() + float(offset)
+        except ValueError:
+            pass
+    return time.time()
+
+
+class Partial(Exception):
+    """Raised by a collector that has data and problems: the report keeps both."""
+
+    def __init__(self, data, errors):
+        Exception.__init__(self, "; ".join(errors))
+        self.data = data
+        self.errors = list(errors)
+
+
 def iso(ts):
     return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(ts)) + ".%03dZ" % int((ts % 1) * 1000)
 
 
 def new(trigger, deadline_s, started_ts=None, track=None, track_state=None):
     from guestagent import __version__
-    started_ts = time.time() if started_ts is None else started_ts
+    started_ts = now() if started_ts is None else started_ts
     cycle = {
         "id": "%s-%s" % (time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(started_ts)),
                          uuid.uuid4().hex[:8]),
@@ -47,7 +69,7 @@ def new(trigger, deadline_s, started_ts=None, track=None, track_state=None):
 
 
 def finish(report, finished_ts=None):
-    finished_ts = time.time() if finished_ts is None else finished_ts
+    finished_ts = now() if finished_ts is None else finished_ts
     cycle = report["cycle"]
     cycle["finished"] = iso(finished_ts)
     cycle["finished_ts"] = finished_ts

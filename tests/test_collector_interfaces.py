@@ -70,3 +70,21 @@ def test_a_router_without_the_command_gives_an_empty_section(tmp_path):
     empty = tmp_path / "bare"
     empty.mkdir()
     assert interfaces.collect(SimulatedDevice(str(empty)), cfg(tmp_path), Deadline(5)) == []
+
+
+@pytest.mark.parametrize("state", ['{"Cellular0/1/0": {"in_bytes": 1}}',  # no ts
+                                   '{"Cellular0/1/0": {"ts": "noon", "in_bytes": 1}}',
+                                   '{"Cellular0/1/0": [1, 2]}', '[1, 2, 3]', 'not json'])
+def test_a_bad_saved_reading_is_reported_once_and_replaced(tmp_path, state):
+    from guestagent.report import Partial
+    (tmp_path / interfaces.STATE_FILE).write_text(state)
+    c = cfg(tmp_path)
+    with pytest.raises(Partial) as caught:
+        interfaces.collect(router(tmp_path), c, Deadline(5), now=1000.0)
+    entry = cellular(caught.value.data)  # the cycle still has this reading
+    assert entry["in_bytes"] == 45678901 and "in_utilization" not in entry
+    assert "interfaces.json" in caught.value.errors[0]
+    # The next cycle computes utilization from the reading that replaced the bad one.
+    device = router(tmp_path, 45678901 + 37500000, 12345678 + 3750000)
+    entry = cellular(interfaces.collect(device, c, Deadline(5), now=1300.0))
+    assert entry["in_utilization"] == pytest.approx(0.02)

@@ -38,6 +38,12 @@ def journal_reports(tmp_path):
     return list(journal.read(str(tmp_path / "state" / "journal")))
 
 
+def outcome(tmp_path):
+    """The last cycle's sink outcomes: written after its journal line, never into it."""
+    with open(str(tmp_path / "state" / "journal" / "sinks.json")) as f:
+        return json.load(f)
+
+
 def validate(report):
     jsonschema.validate(report, reports.load_schema())
 
@@ -64,7 +70,9 @@ def test_cycle_pushes_every_test_point_and_journals_a_valid_report(tmp_path, pus
     # The path toward the namespace is one hop; that hop is the first-hop test point.
     assert report["path"]["hops"][0]["address"] == testpoint_ns.v4
     assert by_name["first-hop"]["host"] == testpoint_ns.v4
-    assert report["sinks"]["pushgateway"]["ok"] is True
+    assert "sinks" not in report  # journaled before any sink ran
+    assert outcome(tmp_path)["cycle_id"] == report["cycle"]["id"]
+    assert outcome(tmp_path)["pushgateway"]["ok"] is True
 
     loss = {labels["target"]: value
             for labels, value in pushgateway.samples("guestagent_icmp_loss_ratio")}
@@ -85,10 +93,18 @@ def test_a_failed_push_keeps_the_report_and_exits_1(tmp_path):
     assert proc.returncode == 1
     [report] = journal_reports(tmp_path)
     validate(report)
-    assert report["sinks"]["pushgateway"]["ok"] is False
-    assert report["sinks"]["pushgateway"]["attempts"] == 2  # one retry inside the deadline
-    assert any(e["where"] == "pushgateway" for e in report["errors"])
+    sinks = outcome(tmp_path)
+    assert sinks["cycle_id"] == report["cycle"]["id"]
+    assert sinks["pushgateway"]["ok"] is False
+    assert sinks["pushgateway"]["attempts"] == 2  # one retry inside the deadline
+    assert "error: pushgateway:" in proc.stdout
     assert report["probes"][0]["received"] == 5  # the measurement is not lost
+    # The next report carries this cycle's outcome into the journal.
+    run_agent(["run", "--config", config])
+    second = journal_reports(tmp_path)[1]
+    assert second["sinks_previous"]["cycle_id"] == report["cycle"]["id"]
+    assert second["sinks_previous"]["pushgateway"]["ok"] is False
+    validate(second)
 
 
 def test_dry_run_measures_and_journals_but_pushes_nothing(tmp_path, pushgateway):
@@ -185,3 +201,183 @@ def test_bad_config_exits_2_with_every_problem(tmp_path):
     assert proc.returncode == 2
     assert "2 problem(s)" in proc.stderr
     assert "agent.interval_s" in proc.stderr and "targets[0].host" in proc.stderr
+
+
+# -- every wait has a deadline -----------------------------------------------------------------
+
+HANG_CONFIG = """
+agent: {{state_dir: {state}, deadline_s: {deadline}}}
+device: {{kind: simulated}}
+path_discovery: {{enabled: {path}}}
+probes: {{icmp: {{count: 2, interval_s: 0.2, timeout_s: 1.0}}}}
+targets:
+  - {{name: hangs, host: 127.0.0.1}}
+  - {{name: answers, host: 127.0.0.2}}
+"""
+
+# Run in a fresh process: `hang` names what blocks forever (a prober, or every router call).
+HANG_SCRIPT = r"""
+import sys, threading
+from guestagent import cli
+from guestagent.probes import icmp
+from guestagent.device.simulated import SimulatedDevice
+forever = threading.Event()
+real_probe = icmp.probe
+def probe(target, options, deadline, context):
+    if target.name == "hangs":
+        forever.wait()  # ignores its deadline, as a prober stuck in a read would
+    return real_probe(target, options, deadline, context)
+def execute(self, command, timeout_s=None):
+    forever.wait()  # a router call that never returns, whatever its timeout
+if "prober" in sys.argv[1]:
+    icmp.probe = probe
+if "device" in sys.argv[1]:
+    SimulatedDevice.execute = execute
+sys.exit(cli.main(["run", "--config", sys.argv[2], "--json"]))
+"""
+
+
+@pytest.mark.parametrize("hang", ["prober", "device", "prober+device"])
+def test_a_cycle_ends_within_its_deadline_whatever_hangs_and_journals(tmp_path, hang):
+    import subprocess
+    import sys
+    import time
+    from tests.conftest import ROOT
+    deadline_s = 4.0
+    config = write_config(tmp_path, HANG_CONFIG.format(state=tmp_path / "state",
+                                                       deadline=deadline_s, path="false"))
+    started = time.monotonic()
+    proc = subprocess.run([sys.executable, "-c", HANG_SCRIPT, hang, config], cwd=ROOT,
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                          universal_newlines=True, timeout=30)
+    took_s = time.monotonic() - started
+    # The process exits: no worker thread is joined (start-up of the interpreter aside).
+    assert took_s < deadline_s + 3, took_s
+    assert proc.returncode == 1, proc.stderr
+    assert "Traceback" not in proc.stderr
+    printed = json.loads(proc.stdout)
+    assert printed["cycle"]["duration_s"] <= deadline_s + 1
+    [report] = journal_reports(tmp_path)
+    assert report["cycle"]["id"] == printed["cycle"]["id"]
+    validate(report)
+    by_name = {s["target"]: s for s in report["probes"]}
+    wheres = [e["where"] for e in report["errors"]]
+    if "prober" in hang:
+        assert by_name["hangs"]["error"].startswith("deadline: probe hangs: no result")
+        assert "probe hangs" in wheres
+    assert by_name["answers"]["error"] is None and by_name["answers"]["received"] == 2
+    if "device" in hang:
+        assert "show version" in wheres
+        assert any(w.startswith("collect ") for w in wheres)
+
+
+def test_hung_path_discovery_and_prober_in_process(tmp_path, monkeypatch):
+    """The same in one process: Cycle.run returns within deadline_s + 1 s."""
+    import time
+    from guestagent import config as configs, cycle as cycles
+    from guestagent.probes import icmp, traceroute
+    release = threading.Event()
+    real_probe = icmp.probe
+
+    def hanging(target, options, deadline, context):
+        if target.name == "hangs":
+            release.wait()
+        return real_probe(target, options, deadline, context)
+
+    def hanging_trace(target, options, deadline, context):
+        release.wait()
+
+    monkeypatch.setattr(icmp, "probe", hanging)
+    monkeypatch.setattr(traceroute, "probe", hanging_trace)
+    config = configs.parse(HANG_CONFIG.format(state=tmp_path / "state", deadline=3, path="true"))
+    try:
+        started = time.monotonic()
+        report, code, _ = cycles.run(config)
+        assert time.monotonic() - started <= 3 + 1
+    finally:
+        release.set()  # let the abandoned threads end; their results change nothing
+    assert code == 1
+    assert report["path"]["error"].startswith("deadline: path discovery")
+    assert [s["target"] for s in report["probes"]] == ["hangs", "answers"]
+    time.sleep(0.2)
+    [journaled] = journal_reports(tmp_path)
+    assert journaled["probes"] == report["probes"]
+
+
+# -- the lock ------------------------------------------------------------------------------------
+
+def test_the_lock_is_taken_before_the_config_is_read(tmp_path):
+    from guestagent import cycle as cycles
+    config = write_config(tmp_path, "agent: {interval_s: 0}\n")  # would exit 2 once read
+    with cycles.early_lock(config):
+        proc = run_agent(["run", "--config", config], timeout=10)
+    assert proc.returncode == 3, proc.stderr
+    assert "another cycle holds" in proc.stderr
+    assert run_agent(["run", "--config", config]).returncode == 2  # released
+
+
+def test_concurrent_first_cycles_one_runs_the_others_exit_3(tmp_path):
+    import subprocess
+    import sys
+    from tests.conftest import ROOT
+    config = config_for(tmp_path, "http://127.0.0.1:9", [("loopback", "127.0.0.1", "target")])
+    env = dict(os.environ, PYTHONPATH=ROOT)
+    procs = [subprocess.Popen([sys.executable, "-m", "guestagent", "run", "--config", config,
+                               "--dry-run"], cwd=ROOT, env=env, stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, universal_newlines=True)
+             for _ in range(4)]
+    results = [(p.wait(60), p.stderr.read()) for p in procs]
+    for p in procs:
+        p.stdout.close()
+        p.stderr.close()
+    assert not [err for _, err in results if "Traceback" in err]
+    codes = [code for code, _ in results]
+    # One runs; the others exit 3 (or run after it, when they started after it ended).
+    assert set(codes) <= {0, 3} and codes.count(0) >= 1, results
+    assert len(journal_reports(tmp_path)) == codes.count(0)
+
+
+def test_many_first_cycles_create_the_state_directory_at_once(tmp_path):
+    from guestagent import cycle as cycles
+    state = str(tmp_path / "a" / "b" / "state")
+    outcomes = []
+    barrier = threading.Barrier(8)
+
+    def enter():
+        barrier.wait()
+        try:
+            with cycles.CycleLock(state) as lock:
+                outcomes.append(lock.problem or "held")
+                barrier_done.wait(5)
+        except cycles.Locked:
+            outcomes.append("locked")
+        except Exception as exc:  # the makedirs race this guards against
+            outcomes.append(repr(exc))
+
+    barrier_done = threading.Event()
+    threads = [threading.Thread(target=enter) for _ in range(8)]
+    for t in threads:
+        t.start()
+    import time
+    deadline = time.monotonic() + 10
+    while len(outcomes) < 7 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    barrier_done.set()
+    for t in threads:
+        t.join(10)
+    assert sorted(outcomes) == ["held"] + ["locked"] * 7
+
+
+def test_a_crashing_task_is_an_error_not_a_traceback(tmp_path, monkeypatch):
+    from guestagent import config as configs, cycle as cycles
+
+    def broken(self):
+        raise RuntimeError("bug in path discovery")
+
+    monkeypatch.setattr(cycles.Cycle, "discover_path", broken)
+    config = configs.parse(HANG_CONFIG.format(state=tmp_path / "state", deadline=5, path="true"))
+    report, code, _ = cycles.run(config)
+    assert code == 1
+    assert report["path"]["error"] == "path discovery crashed: RuntimeError: bug in path discovery"
+    assert [s["error"] for s in report["probes"]] == [None, None]
+    assert len(journal_reports(tmp_path)) == 1

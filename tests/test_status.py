@@ -178,3 +178,38 @@ def test_status_never_probes_nor_asks_the_router(tmp_path):
                                                    "requests", "prometheus_client"))]
     assert "cli" not in loaded
     assert "guestagent.commands.status" in loaded
+
+
+def test_foreign_journal_lines_do_not_break_status(tmp_path, capsys):
+    from tests.test_journal import FOREIGN
+    directory = write_journal(tmp_path, [make_report(NOW - 300)])
+    with open(os.path.join(directory, "reports.jsonl"), "ab") as f:
+        for line in FOREIGN + ['{"cycle": {"id": "odd", "started_ts": 1}, "probes": "abc", '
+                               '"agent": [], "errors": 5}']:
+            f.write(line.encode("latin-1") + b"\n")
+    code = command_line.main(["status", "--journal", directory])
+    out = capsys.readouterr().out
+    assert code == 0
+    assert out.startswith("guestagent 0.1.0 on ir1101-depot")
+    assert "skipped 1 newer line(s) of the journal" in out
+    assert statuses.push_history(directory, NOW)["reports_scanned"] == 2
+
+
+def test_push_outcomes_come_from_the_next_report_and_the_outcome_file(tmp_path):
+    """A cycle journals before it pushes: its outcome is in the next report's sinks_previous,
+    and the newest cycle's in sinks.json beside the journal."""
+    reports = [make_report(NOW - 900 + i * 300) for i in range(3)]
+    outcomes = [{"ok": True}, {"ok": False, "error": "URLError: timed out"},
+                {"ok": False, "error": "HTTP 503 from the Pushgateway"}]
+    previous = None
+    for report, outcome in zip(reports, outcomes):
+        del report["sinks"]
+        report["sinks_previous"] = previous
+        previous = {"cycle_id": report["cycle"]["id"], "pushgateway": outcome}
+    directory = write_journal(tmp_path, reports)
+    with open(os.path.join(directory, "sinks.json"), "w") as f:
+        json.dump(previous, f)
+    history = statuses.push_history(directory, NOW)
+    assert history["last_ok_ts"] == NOW - 900
+    assert history["failures_since_ok"] == 2
+    assert history["last_error"] == "HTTP 503 from the Pushgateway"

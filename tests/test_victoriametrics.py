@@ -1,6 +1,8 @@
 """Nothing measured while the uplink was down is lost: reports journaled while the store was
 unreachable reach VictoriaMetrics later, each with its own timestamp."""
 
+import json
+
 from guestagent.sinks import journal
 from tests.conftest import run_agent, write_config
 
@@ -13,6 +15,11 @@ targets: [{{name: loopback, host: 127.0.0.1, role: isp-edge}}]
 sinks:
   victoriametrics: {{url: "{url}", timeout_s: 3, batch_reports: 2}}
 """
+
+
+def read_outcome(tmp_path):
+    with open(str(tmp_path / "state" / "journal" / "sinks.json")) as f:
+        return json.load(f)
 
 
 def test_backlog_from_an_outage_arrives_with_original_timestamps(tmp_path, victoriametrics):
@@ -32,8 +39,14 @@ def test_backlog_from_an_outage_arrives_with_original_timestamps(tmp_path, victo
 
     journaled = list(journal.read(str(tmp_path / "state" / "journal")))
     assert len(journaled) == 4
-    assert [r["sinks"]["victoriametrics"]["ok"] for r in journaled] == [True, False, False, True]
-    assert journaled[-1]["sinks"]["victoriametrics"]["sent_reports"] == 3  # two late + its own
+    # Each cycle's outcome is journaled with the next report (the journal line comes first).
+    assert journaled[0]["sinks_previous"] is None
+    assert [r["sinks_previous"]["victoriametrics"]["ok"] for r in journaled[1:]] == [
+        True, False, False]
+    last = read_outcome(tmp_path)
+    assert last["cycle_id"] == journaled[-1]["cycle"]["id"]
+    assert last["victoriametrics"]["ok"] is True
+    assert last["victoriametrics"]["sent_reports"] == 3  # two late + its own
 
     [(labels, values, stamps)] = victoriametrics.export(
         'guestagent_last_cycle_timestamp_seconds{instance="van-17"}', expect_points=4)
@@ -55,3 +68,84 @@ def test_dry_run_sends_nothing(tmp_path, victoriametrics):
     proc = run_agent(["run", "--config", config, "--dry-run"])
     assert proc.returncode == 0, proc.stdout
     assert victoriametrics.export('{__name__=~"guestagent_.*"}') == []
+
+
+def journal_dir(tmp_path):
+    return str(tmp_path / "state" / "journal")
+
+
+def cursor_path(tmp_path):
+    return str(tmp_path / "state" / "victoriametrics.json")
+
+
+def points(victoriametrics, expect):
+    series = victoriametrics.export(
+        'guestagent_last_cycle_timestamp_seconds{instance="van-17"}', expect_points=expect)
+    return sorted(stamp for _, _, stamps in series for stamp in stamps)
+
+
+def stamps_of(tmp_path):
+    return sorted(int(round(r["cycle"]["started_ts"] * 1000))
+                  for r in journal.read(journal_dir(tmp_path)))
+
+
+def once_each(got, journaled):
+    """Every journaled report's sample is in the store once (timestamps to the millisecond)."""
+    return len(got) == len(journaled) and all(abs(a - b) <= 1 for a, b in zip(got, journaled))
+
+
+def test_foreign_journal_lines_are_errors_once_and_every_report_arrives(tmp_path,
+                                                                          victoriametrics):
+    from tests.test_journal import FOREIGN
+    config = write_config(tmp_path, CONFIG.format(state=tmp_path / "state",
+                                                  url=victoriametrics.url))
+    assert run_agent(["run", "--config", config]).returncode == 0
+    with open(journal_dir(tmp_path) + "/reports.jsonl", "ab") as f:
+        for line in FOREIGN:
+            f.write(line.encode("latin-1") + b"\n")
+    proc = run_agent(["run", "--config", config])
+    assert proc.returncode == 1 and "Traceback" not in proc.stderr
+    assert proc.stdout.count("is not a report; passed over") == len(FOREIGN)
+    proc = run_agent(["run", "--config", config])  # passed over once, not every cycle
+    assert proc.returncode == 0, proc.stdout
+    status = run_agent(["status", "--config", config])
+    assert status.returncode == 0 and "Traceback" not in status.stderr
+    held = points(victoriametrics, 3)
+    print("\nfault suite, foreign journal lines: tried {}, passed over {}, reported once, "
+          "tracebacks 0; reports in VictoriaMetrics {} of {}".format(
+              len(FOREIGN), len(FOREIGN), len(held), len(stamps_of(tmp_path))))
+    assert once_each(held, stamps_of(tmp_path))
+
+
+def test_an_unparseable_cursor_is_an_error_and_the_backlog_still_arrives(tmp_path,
+                                                                         victoriametrics):
+    config = write_config(tmp_path, CONFIG.format(state=tmp_path / "state",
+                                                  url=victoriametrics.url))
+    assert run_agent(["run", "--config", config]).returncode == 0
+    victoriametrics.stop()
+    assert run_agent(["run", "--config", config]).returncode == 1
+    with open(cursor_path(tmp_path), "w") as f:
+        f.write('{"last_id": 12')  # cut short
+    victoriametrics.start()
+    proc = run_agent(["run", "--config", config])
+    assert proc.returncode == 1
+    first = list(journal.read(journal_dir(tmp_path)))[0]["cycle"]["id"]
+    assert "is not valid JSON" in proc.stdout
+    assert "cursor unusable; resuming after {}".format(first) in proc.stdout
+    assert read_outcome(tmp_path)["victoriametrics"]["sent_reports"] == 2
+    assert once_each(points(victoriametrics, 3), stamps_of(tmp_path))  # each report once
+
+
+def test_a_batch_left_in_flight_is_read_back_not_sent_twice(tmp_path, victoriametrics):
+    config = write_config(tmp_path, CONFIG.format(state=tmp_path / "state",
+                                                  url=victoriametrics.url))
+    assert run_agent(["run", "--config", config]).returncode == 0
+    [first] = list(journal.read(journal_dir(tmp_path)))
+    # As if the process was killed after the store's reply, before the cursor was written.
+    with open(cursor_path(tmp_path), "w") as f:
+        json.dump({"last_id": None, "in_flight": {"ids": [first["cycle"]["id"]],
+                                                  "after": None}}, f)
+    assert run_agent(["run", "--config", config]).returncode == 0
+    outcome = read_outcome(tmp_path)["victoriametrics"]
+    assert outcome["settled_in_flight"] == 1 and outcome["sent_reports"] == 1
+    assert once_each(points(victoriametrics, 2), stamps_of(tmp_path))

@@ -9,6 +9,7 @@ is a list: `{"name", "status", "bandwidth_bps", "in_bytes", "out_bytes", "in_err
 "in_bps", "out_bps"}` (the last four absent on a first reading or after a reset).
 """
 
+import math
 import os
 import time
 
@@ -49,7 +50,12 @@ def collect(device, config, deadline, now=None):
     wanted = settings.get("names")
     now = time.time() if now is None else now
     state_path = os.path.join(config.agent.state_dir, STATE_FILE)
-    previous = read_json(state_path)
+    problems = []
+    previous = read_json(state_path, problems=problems)
+    if not isinstance(previous, dict):
+        problems.append("{} holds no readings ({}); starting afresh".format(
+            state_path, type(previous).__name__))
+        previous = {}
     entries, saved = [], {}
     for name in sorted(parsed):
         interface = parsed[name]
@@ -63,6 +69,11 @@ def collect(device, config, deadline, now=None):
             if interface.get(key) is not None:
                 entry[key] = interface[key]
         before = previous.get(name)
+        if before is not None and not _valid_reading(before):
+            # Reported once: this cycle's reading replaces it below.
+            problems.append("{}: the previous reading of {} is unusable ({}); starting afresh"
+                            .format(state_path, name, str(before)[:60]))
+            before = None
         if before:
             entry["elapsed_s"] = round(now - before["ts"], 3)
             rates = utilization(before, entry, now - before["ts"], bandwidth_bps)
@@ -76,9 +87,21 @@ def collect(device, config, deadline, now=None):
         entries.append(entry)
     try:
         write_json(state_path, saved)
-    except (IOError, OSError):
-        pass  # a full flash costs next cycle's utilization, not this cycle
+    except (IOError, OSError) as exc:
+        # A full flash costs next cycle's utilization, not this cycle's readings.
+        problems.append("{} not written: {}".format(state_path, exc.strerror or exc))
+    if problems:
+        from guestagent.report import Partial
+        raise Partial(entries, problems)
     return entries
+
+
+def _valid_reading(reading):
+    def number(value):
+        return isinstance(value, (int, float)) and not isinstance(value, bool) and \
+            math.isfinite(value)
+    return (isinstance(reading, dict) and number(reading.get("ts")) and
+            all(number(reading[k]) for k in ("in_bytes", "out_bytes") if k in reading))
 
 
 def metrics(entries, out):

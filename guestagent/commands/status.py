@@ -25,8 +25,7 @@ def add_arguments(parser):
 
 
 def newest_first(journal_dir, limit=MAX_SCAN):
-    """Reports, newest first, at most `limit`; torn lines are skipped."""
-    import json
+    """Reports, newest first, at most `limit`; torn and foreign lines are skipped."""
     from guestagent.sinks import journal
     count = 0
     for path in reversed(journal.files(journal_dir)):
@@ -36,11 +35,8 @@ def newest_first(journal_dir, limit=MAX_SCAN):
         except (IOError, OSError):
             continue
         for raw in reversed(lines):
-            try:
-                report = json.loads(raw.decode("utf-8"))
-            except ValueError:
-                continue
-            if not isinstance(report, dict) or not isinstance(report.get("cycle"), dict):
+            report = journal.parse_line(raw)
+            if report is None:
                 continue
             yield report
             count += 1
@@ -53,16 +49,40 @@ def day_start(now):
     return now - now % 86400
 
 
+def last_outcome(journal_dir):
+    """The newest cycle's sink outcomes (<journal dir>/sinks.json), or None."""
+    import os
+    from guestagent.statefile import read_json
+    outcome = read_json(os.path.join(journal_dir, "sinks.json"))
+    return outcome if isinstance(outcome, dict) and outcome.get("cycle_id") else None
+
+
+def outcomes(journal_dir):
+    """(report, its sink outcomes or None), newest first. A cycle journals its report before its
+    sinks run, so its outcomes are in the next report's `sinks_previous` (the newest cycle's in
+    sinks.json); journals written before that carry them in the report's own `sinks`."""
+    newer_previous = last_outcome(journal_dir)
+    for report in newest_first(journal_dir):
+        sinks = report.get("sinks")
+        if not isinstance(sinks, dict):
+            sinks = None
+            if isinstance(newer_previous, dict) and \
+                    newer_previous.get("cycle_id") == report["cycle"]["id"]:
+                sinks = newer_previous
+        yield report, sinks
+        newer_previous = report.get("sinks_previous")
+
+
 def push_history(journal_dir, now):
     """The last successful push and the failures since and today, from the journal."""
     today = day_start(now)
     out = {"last_ok": None, "last_ok_ts": None, "failures_since_ok": 0, "failures_today": 0,
            "last_error": None, "configured": False, "reports_scanned": 0}
-    for report in newest_first(journal_dir):
+    for report, sinks in outcomes(journal_dir):
         out["reports_scanned"] += 1
-        started = report["cycle"].get("started_ts") or 0
-        outcome = (report.get("sinks") or {}).get("pushgateway")
-        if outcome is None or outcome.get("skipped"):
+        started = report["cycle"]["started_ts"]
+        outcome = (sinks or {}).get("pushgateway")
+        if not isinstance(outcome, dict) or outcome.get("skipped"):
             if started < today and out["last_ok_ts"] is not None:
                 break
             continue
@@ -280,17 +300,29 @@ def main(args):
         journal_dir = config.journal.dir
         interval_s = config.agent.interval_s
     now = time.time()
-    report = next(newest_first(journal_dir, 1), None)
-    if report is None:
-        sys.stderr.write("guestagent status: no report in {}{}: run a cycle (`event manager run "
-                         "QOE_NOW` in IOS)\n".format(
-                             journal_dir, "" if os.path.isdir(journal_dir) else
-                             " (no such directory)"))
+    history = push_history(journal_dir, now)
+    malformed = 0
+    # A line shaped like a report but holding something else: show the report before it.
+    for report in newest_first(journal_dir, 50):
+        try:
+            status = build(report, history, now, interval_s)
+            text = "\n".join(lines(status, now))
+            break
+        except (AttributeError, KeyError, TypeError, ValueError, IndexError):
+            malformed += 1
+    else:
+        sys.stderr.write("guestagent status: no {}report in {}{}: run a cycle (`event manager "
+                         "run QOE_NOW` in IOS)\n".format(
+                             "readable " if malformed else "", journal_dir,
+                             "" if os.path.isdir(journal_dir) else " (no such directory)"))
         return 1
-    status = build(report, push_history(journal_dir, now), now, interval_s)
+    if malformed:
+        status["skipped_malformed_reports"] = malformed
+        text += "\n(skipped {} newer line(s) of the journal that are not readable reports)".format(
+            malformed)
     if args.json:
         import json
-        sys.stdout.write(json.dumps(status, indent=2, sort_keys=True) + "\n")
+        sys.stdout.write(json.dumps(status, indent=2, sort_keys=True, default=str) + "\n")
     else:
-        sys.stdout.write("\n".join(lines(status, now)) + "\n")
+        sys.stdout.write(text + "\n")
     return 0

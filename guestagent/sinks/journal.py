@@ -3,15 +3,46 @@
 `reports.jsonl` is the current file; rotation renames it to `reports.jsonl.1` (older files move up
 to `.2`, ... and the oldest beyond `keep_files` is removed). Flash wears, so the bound is in bytes
 and each cycle writes one line.
+
+The journal is the agent's record of what was measured: a cycle appends its report before any
+network sink sees it, and everything downstream (the SLA state, the VictoriaMetrics cursor) is
+reconciled against it by cycle id (docs/architecture.md). A line that is not a report (a torn
+write, or anything a person or another program put there) is skipped by every reader and counted,
+never trusted.
 """
 
 import errno
 import json
+import math
 import os
 
 from guestagent.statefile import fsync_path
 
 CURRENT = "reports.jsonl"
+
+
+def is_report(document):
+    """True for what a cycle writes: an object whose `cycle` has a string id and a finite start."""
+    if not isinstance(document, dict):
+        return False
+    cycle = document.get("cycle")
+    if not isinstance(cycle, dict):
+        return False
+    cycle_id, started_ts = cycle.get("id"), cycle.get("started_ts")
+    if not isinstance(cycle_id, str) or not cycle_id:
+        return False
+    if isinstance(started_ts, bool) or not isinstance(started_ts, (int, float)):
+        return False
+    return math.isfinite(started_ts)
+
+
+def parse_line(raw):
+    """A journal line's report, or None for a torn or foreign line."""
+    try:
+        document = json.loads(raw.decode("utf-8") if isinstance(raw, bytes) else raw)
+    except ValueError:  # also UnicodeDecodeError
+        return None
+    return document if is_report(document) else None
 
 
 def rotate(journal_dir, keep_files):
@@ -29,9 +60,13 @@ def rotate(journal_dir, keep_files):
 
 
 def append(journal_dir, line, max_bytes, keep_files):
-    """Append one line (a JSON document without newlines); returns the file written."""
+    """Append one line (a JSON document without newlines); returns the file written.
+
+    Raises OSError when it cannot (read-only, full): then the file is as it was before, so a
+    full flash leaves no half line behind.
+    """
     if not os.path.isdir(journal_dir):
-        os.makedirs(journal_dir, mode=0o750)
+        os.makedirs(journal_dir, mode=0o750, exist_ok=True)
     path = os.path.join(journal_dir, CURRENT)
     data = (line.rstrip("\n") + "\n").encode("utf-8")
     try:
@@ -45,10 +80,17 @@ def append(journal_dir, line, max_bytes, keep_files):
         end = os.fstat(fd).st_size
         if end and os.pread(fd, 1, end - 1) != b"\n":
             data = b"\n" + data  # a torn line from a power loss stays one bad line of its own
-        written = 0
-        while written < len(data):
-            written += os.write(fd, data[written:])
-        os.fsync(fd)
+        try:
+            written = 0
+            while written < len(data):
+                written += os.write(fd, data[written:])
+            os.fsync(fd)
+        except OSError:
+            try:
+                os.ftruncate(fd, end)  # take back the part that fitted
+            except OSError:
+                pass
+            raise
     finally:
         os.close(fd)
     return path
@@ -59,7 +101,7 @@ def files(journal_dir):
     try:
         names = os.listdir(journal_dir)
     except OSError as exc:
-        if exc.errno == errno.ENOENT:
+        if exc.errno in (errno.ENOENT, errno.ENOTDIR):
             return []
         raise
     rotated = []
@@ -74,27 +116,91 @@ def files(journal_dir):
     return [os.path.join(journal_dir, name) for name in ordered]
 
 
+def _lines(path):
+    with open(path, "rb") as f:
+        return f.read().splitlines()
+
+
 def read(journal_dir, skipped=None):
-    """Yield every report in the journal, oldest first; lines that do not parse (a torn write at
-    power loss) are skipped and counted in `skipped` (a list) when given."""
+    """Yield every report in the journal, oldest first; lines that are not reports (a torn write
+    at power loss, a foreign line) are skipped and counted in `skipped` (a list) when given."""
     for path in files(journal_dir):
         with open(path, "rb") as f:
             for number, raw in enumerate(f, 1):
-                try:
-                    yield json.loads(raw.decode("utf-8"))
-                except ValueError:
-                    if skipped is not None:
-                        skipped.append("{}:{}".format(path, number))
+                if not raw.strip():
+                    continue
+                report = parse_line(raw)
+                if report is not None:
+                    yield report
+                elif skipped is not None:
+                    skipped.append("{}:{}".format(path, number))
+
+
+def newest(journal_dir, count, skipped=None):
+    """Up to `count` reports, newest first; lines that are not reports are passed over."""
+    out = []
+    for path in reversed(files(journal_dir)):
+        try:
+            lines = _lines(path)
+        except (IOError, OSError):
+            continue
+        for number in range(len(lines), 0, -1):
+            raw = lines[number - 1]
+            if not raw.strip():
+                continue
+            report = parse_line(raw)
+            if report is None:
+                if skipped is not None:
+                    skipped.append("{}:{}".format(path, number))
+                continue
+            out.append(report)
+            if len(out) >= count:
+                return out
+    return out
 
 
 def last(journal_dir):
     """The newest report, or None."""
+    found = newest(journal_dir, 1)
+    return found[0] if found else None
+
+
+def after(journal_dir, cycle_id, limit=None, skipped=None):
+    """The reports journaled after the report `cycle_id`, oldest first, at most `limit`.
+
+    Returns (reports, found). The journal is searched from its newest line back, so finding the
+    previous cycle costs one file read; `found` is False when no report has that id (None, or it
+    rotated away): then every report in the journal counts as after it. Lines that are not
+    reports go to `skipped` as "FILE:LINE" and are passed over.
+    """
+    needle = cycle_id.encode("utf-8") if cycle_id else None  # cheap test before parsing
+    newer = []  # (path, number, raw), newest first
+    found = False
     for path in reversed(files(journal_dir)):
-        with open(path, "rb") as f:
-            lines = f.read().splitlines()
-        for raw in reversed(lines):
-            try:
-                return json.loads(raw.decode("utf-8"))
-            except ValueError:
-                continue
-    return None
+        try:
+            lines = _lines(path)
+        except (IOError, OSError):
+            continue  # rotated away between listing and reading
+        for number in range(len(lines), 0, -1):
+            raw = lines[number - 1]
+            if needle is not None and needle in raw:
+                report = parse_line(raw)
+                if report is not None and report["cycle"]["id"] == cycle_id:
+                    found = True
+                    break
+            newer.append((path, number, raw))
+        if found:
+            break
+    out = []
+    for path, number, raw in reversed(newer):
+        if not raw.strip():
+            continue
+        report = parse_line(raw)
+        if report is None:
+            if skipped is not None:
+                skipped.append("{}:{}".format(path, number))
+            continue
+        out.append(report)
+        if limit is not None and len(out) >= limit:
+            break
+    return out, found

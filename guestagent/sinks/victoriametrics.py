@@ -1,21 +1,55 @@
-"""Send every report's metrics, with its own timestamp, to VictoriaMetrics (`/api/v1/import/prometheus`).
+"""Send every journaled report's metrics, with its own timestamp, to VictoriaMetrics
+(`/api/v1/import/prometheus`).
 
 The Pushgateway keeps only the last push and rejects timestamps; a store that takes timestamps can
-hold every cycle, including those measured while the uplink was down. A cursor in the state
-(`victoriametrics.json`: the start time of the last report the store accepted) says where to
-resume: each cycle sends the journal's reports after the cursor, then its own, oldest first, in
+hold every cycle, including those measured while the uplink was down. The cycle journals its
+report first; this sink then sends what the journal holds after the cursor, oldest first, in
 batches bounded by `max_reports` and by the deadline. What does not fit goes next cycle.
+
+The cursor (`<state_dir>/victoriametrics.json`) is keyed on the journal, not on the clock:
+`last_id` is the cycle id of the newest report the store accepted, and every report journaled
+after that line is pending, whatever the wall clock did meanwhile (steps, NTP) and across
+rotation. Before a batch goes out the cursor records it as `in_flight`; the accepted reply clears
+it. A batch still in flight at the next cycle (the process was killed between the store's reply
+and the cursor write, or the reply never came) is read back from the store
+(`/api/v1/export` of `guestagent_last_cycle_timestamp_seconds` at the batch's timestamps) and only
+what is missing is sent again: each journaled report reaches the store once.
 """
 
+import json
 import os
 import time
 
 CURSOR = "victoriametrics.json"
+# The series every report carries once, at the report's own timestamp: what the read-back asks for.
+MARKER = "guestagent_last_cycle_timestamp_seconds"
 
 
-def read_cursor(state_dir):
+def read_cursor(state_dir, problems=None):
+    """The cursor; {} when there is none. With `problems`, a cursor that cannot be read or makes
+    no sense adds a line and reads as {"invalid": True}."""
     from guestagent.statefile import read_json
-    return read_json(os.path.join(state_dir, CURSOR))
+    path = os.path.join(state_dir, CURSOR)
+    found = []
+    cursor = read_json(path, problems=found)
+    if not found and os.path.exists(path) and not _valid_cursor(cursor):
+        found.append("{} holds no cursor: {}".format(path, json.dumps(cursor)[:80]))
+    if found:
+        if problems is not None:
+            problems.extend(found)
+        return {"invalid": True}
+    return cursor
+
+
+def _valid_cursor(cursor):
+    if not isinstance(cursor, dict):
+        return False
+    if "last_id" not in cursor:
+        return False
+    if cursor["last_id"] is not None and not isinstance(cursor["last_id"], str):
+        return False
+    flight = cursor.get("in_flight")
+    return flight is None or (isinstance(flight, dict) and isinstance(flight.get("ids"), list))
 
 
 def write_cursor(state_dir, cursor):
@@ -23,26 +57,64 @@ def write_cursor(state_dir, cursor):
     write_json(os.path.join(state_dir, CURSOR), cursor)
 
 
-def pending_reports(journal_dir, after_ts, current, limit):
-    """Journal reports started after `after_ts` plus the current one, oldest first, at most limit."""
-    from guestagent.sinks import journal
-    found = []
-    for report in journal.read(journal_dir):
-        ts = report.get("cycle", {}).get("started_ts")
-        if ts is not None and ts > after_ts and report["cycle"].get("id") != current["cycle"]["id"]:
-            found.append(report)
-    found.sort(key=lambda r: r["cycle"]["started_ts"])
-    found.append(current)
-    return found[:limit]
+def render_one(report):
+    from guestagent.cycle import metrics_for
+    return metrics_for(report, timestamp=report["cycle"]["started_ts"]).render()
 
 
 def render(reports):
-    from guestagent.cycle import metrics_for
-    chunks = []
-    for report in reports:
-        metric_set = metrics_for(report, timestamp=report["cycle"]["started_ts"])
-        chunks.append(metric_set.render())
-    return b"".join(chunks)
+    return b"".join(render_one(report) for report in reports)
+
+
+def _stamp_ms(report):
+    return int(round(report["cycle"]["started_ts"] * 1000))
+
+
+def _request_options(sink_config):
+    """(auth, headers, verify) for a request to the store, as `send` builds them."""
+    from guestagent.sinks.pushgateway import _read_secret
+    auth, headers = None, {}
+    if sink_config.username:
+        auth = (sink_config.username,
+                _read_secret(sink_config.password, sink_config.password_file) or "")
+    else:
+        token = _read_secret(sink_config.bearer_token, sink_config.bearer_token_file)
+        if token:
+            headers["Authorization"] = "Bearer " + token
+    return auth, headers, sink_config.ca_file or sink_config.verify_tls
+
+
+def _label(value):
+    return str(value).replace("\\", "\\\\").replace('"', '\\"')
+
+
+def held_by_store(sink_config, job, instance, reports, timeout_s):
+    """The cycle ids of `reports` the store already holds (read back by timestamp); raises when
+    the store cannot be asked."""
+    import requests
+    auth, headers, verify = _request_options(sink_config)
+    base = sink_config.url.rstrip("/")
+    try:  # make what was just imported searchable (single-node VictoriaMetrics)
+        requests.get(base + "/internal/force_flush", auth=auth, headers=headers, verify=verify,
+                     timeout=timeout_s / 2.0)
+    except Exception:
+        pass
+    stamps = dict((_stamp_ms(r), r["cycle"]["id"]) for r in reports)
+    match = '{}{{job="{}",instance="{}"}}'.format(MARKER, _label(job), _label(instance))
+    response = requests.get(base + "/api/v1/export", auth=auth, headers=headers, verify=verify,
+                            timeout=timeout_s,
+                            params={"match[]": match, "start": "%.3f" % (min(stamps) / 1000.0 - 1),
+                                    "end": "%.3f" % (max(stamps) / 1000.0 + 1)})
+    if response.status_code >= 300:
+        raise IOError("HTTP {} from VictoriaMetrics' export".format(response.status_code))
+    held = set()
+    for line in response.text.splitlines():
+        if line.strip():
+            for stamp in json.loads(line).get("timestamps") or []:
+                for near in (stamp - 1, stamp, stamp + 1):
+                    if near in stamps:
+                        held.add(stamps[near])
+    return held
 
 
 def send(sink_config, body, job, instance, timeout_s, deadline=None):
@@ -65,44 +137,119 @@ def send(sink_config, body, job, instance, timeout_s, deadline=None):
             status, ": " + text if text else ""))
 
 
-def sync(sink_config, state_dir, journal_dir, current, job, instance, deadline):
-    """Send what the store has not accepted yet; returns the outcome for report.sinks."""
+def sync(sink_config, state_dir, journal_dir, current, job, instance, deadline,
+         recovered_id=None):
+    """Send what the store has not accepted yet; returns the outcome for report.sinks.
+
+    `current` is this cycle's report, already journaled. `recovered_id` is where the last outcome
+    said the cursor stood: used when the cursor file is unreadable. Problems that are not the
+    store's (a bad cursor, foreign journal lines) are listed in outcome["problems"].
+    """
+    from guestagent.sinks import journal
     from guestagent.sinks.pushgateway import redact
     started = time.monotonic()
-    cursor = read_cursor(state_dir)
-    if "last_started_ts" not in cursor:
-        # First use: start from this cycle, and remember that, so a first send that fails is
-        # retried next cycle instead of forgotten.
-        cursor = {"last_started_ts": current["cycle"]["started_ts"] - 1e-6, "last_id": None}
-        write_cursor(state_dir, cursor)
-    outcome = {"ok": False, "attempts": 0}
-    try:
-        reports = pending_reports(journal_dir, cursor.get("last_started_ts"), current,
-                                  sink_config.max_reports)
-    except (IOError, OSError) as exc:
-        reports = [current]
-        outcome["journal_error"] = str(exc)
-    sent = 0
+    outcome = {"ok": False, "attempts": 0, "sent_reports": 0}
+    problems = []
+    cursor = read_cursor(state_dir, problems)
+    if cursor.get("invalid"):
+        cursor = {"last_id": recovered_id, "in_flight": None}
+        problems.append("VictoriaMetrics cursor unusable; resuming {}".format(
+            "after " + recovered_id + " (the last cycle's outcome)" if recovered_id else
+            "from the start of the journal (reports may be sent twice)"))
+    elif not cursor or ("last_started_ts" in cursor and not cursor.get("last_id")):
+        # First use (or a cursor of the older clock-keyed format that never got past its first
+        # send): start from this cycle, the journal before it was never meant for the store;
+        # said on flash at once, so a first send that fails or does not fit is retried.
+        before = [r for r in journal.newest(journal_dir, 2) if r["cycle"]["id"] !=
+                  current["cycle"]["id"]]
+        cursor = {"last_id": before[0]["cycle"]["id"] if before else None, "in_flight": None}
+        try:
+            write_cursor(state_dir, cursor)
+        except (IOError, OSError):
+            pass  # and nothing is sent below: the in-flight record cannot be written either
     error = None
-    for start in range(0, len(reports), sink_config.batch_reports):
+    flight = cursor.get("in_flight")
+    if flight and flight.get("ids"):
+        try:
+            cursor = _settle(sink_config, job, instance, journal_dir, cursor, deadline, outcome)
+        except Exception as exc:
+            problems.append("could not read back the batch in flight ({}): sending it again"
+                            .format(redact("{}: {}".format(type(exc).__name__, exc))))
+    skipped = []
+    try:
+        reports, found = journal.after(journal_dir, cursor.get("last_id"),
+                                       sink_config.max_reports, skipped)
+        if cursor.get("last_id") and not found:
+            problems.append("the cursor's report {} is no longer in the journal; sending the "
+                            "journal from its oldest report".format(cursor["last_id"]))
+    except (IOError, OSError) as exc:
+        reports = []
+        error = "cannot read the journal: {}".format(exc)
+    problems.extend("journal line {} is not a report; passed over".format(s) for s in skipped)
+    while reports and error is None:
         timeout_s = min(sink_config.timeout_s, deadline.remaining())
         if timeout_s < 0.2:
-            error = error or "no time left in the cycle's deadline; the rest goes next cycle"
+            error = "no time left in the cycle's deadline; the rest goes next cycle"
             break
-        batch = reports[start:start + sink_config.batch_reports]
+        batch, body = [], []
+        for report in reports[:sink_config.batch_reports]:
+            try:
+                body.append(render_one(report))
+                batch.append(report)
+            except Exception as exc:  # a report-shaped line we cannot render: pass it over
+                problems.append("report {} cannot be rendered ({}: {}); passed over".format(
+                    report["cycle"]["id"], type(exc).__name__, exc))
+        done = reports[:sink_config.batch_reports]
+        reports = reports[sink_config.batch_reports:]
+        if not batch:
+            cursor = dict(cursor, last_id=done[-1]["cycle"]["id"], in_flight=None)
+            continue
+        try:
+            write_cursor(state_dir, dict(cursor, in_flight={
+                "ids": [r["cycle"]["id"] for r in batch], "after": cursor.get("last_id")}))
+        except (IOError, OSError) as exc:
+            # Sending without a cursor on flash would send it again next cycle.
+            error = "cursor not writable, nothing sent: {}".format(exc.strerror or exc)
+            break
         outcome["attempts"] += 1
         try:
-            send(sink_config, render(batch), job, instance, timeout_s)
+            send(sink_config, b"".join(body), job, instance, timeout_s)
         except Exception as exc:
             error = "{}: {}".format(type(exc).__name__, exc)
-            break
-        sent += len(batch)
-        cursor = {"last_started_ts": batch[-1]["cycle"]["started_ts"],
-                  "last_id": batch[-1]["cycle"]["id"], "accepted_at": time.time()}
-        write_cursor(state_dir, cursor)
+            break  # the batch stays in flight: read back next cycle
+        outcome["sent_reports"] += len(batch)
+        cursor = {"last_id": done[-1]["cycle"]["id"], "in_flight": None,
+                  "accepted_at": time.time()}
+        try:
+            write_cursor(state_dir, cursor)
+        except (IOError, OSError) as exc:
+            error = "cursor not written after an accepted batch: {}".format(exc.strerror or exc)
     outcome["ok"] = error is None
-    outcome["sent_reports"] = sent
+    outcome["last_id"] = cursor.get("last_id")
     if error:
         outcome["error"] = redact(error)
+    if problems:
+        outcome["problems"] = [redact(p) for p in problems]
     outcome["duration_s"] = round(time.monotonic() - started, 6)
     return outcome
+
+
+def _settle(sink_config, job, instance, journal_dir, cursor, deadline, outcome):
+    """Resolve a batch left in flight: the cursor moves past the reports the store holds."""
+    from guestagent.sinks import journal
+    flight = cursor["in_flight"]
+    reports, found = journal.after(journal_dir, flight.get("after", cursor.get("last_id")),
+                                   len(flight["ids"]) + 50)
+    by_id = dict((r["cycle"]["id"], r) for r in reports)
+    batch = [by_id[i] for i in flight["ids"] if i in by_id]
+    settled = dict(cursor, in_flight=None)
+    if not batch:
+        return settled
+    timeout_s = min(sink_config.timeout_s, deadline.remaining())
+    held = held_by_store(sink_config, job, instance, batch, timeout_s)
+    for report in batch:  # the prefix the store holds is done; the rest is sent again
+        if report["cycle"]["id"] not in held:
+            break
+        settled["last_id"] = report["cycle"]["id"]
+    outcome["settled_in_flight"] = len(held)
+    return settled

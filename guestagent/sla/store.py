@@ -93,6 +93,21 @@ def _is_corruption(exc):
     return type(exc) is sqlite3.DatabaseError or "malformed" in text or "not a database" in text
 
 
+def _why_not_writable(path):
+    """Why SQLite may have failed (it says "unable to open database file" or "disk I/O error"
+    when its -wal/-shm files cannot be made): a read-only or full file system."""
+    directory = os.path.dirname(path) or "."
+    try:
+        stat = os.statvfs(directory)
+    except OSError:
+        return ""
+    if stat.f_flag & getattr(os, "ST_RDONLY", 1):
+        return " (the file system of {} is read-only)".format(directory)
+    if stat.f_bavail * stat.f_frsize < 64 * 1024:
+        return " (the file system of {} is full)".format(directory)
+    return ""
+
+
 def move_aside(path):
     """Rename a corrupt database (and its log) out of the way; returns the new name."""
     aside = "{}.corrupt-{}".format(path, time.strftime("%Y%m%dT%H%M%SZ", time.gmtime()))
@@ -125,9 +140,13 @@ class Store(object):
             store = cls(path)
             store.check()
             return store, None
+        except OSError as exc:
+            raise StoreError("cannot open {}: {}{}".format(path, exc.strerror or exc,
+                                                           _why_not_writable(path)))
         except sqlite3.DatabaseError as exc:
             if not _is_corruption(exc):
-                raise StoreError("cannot open {}: {}".format(path, exc))
+                raise StoreError("cannot open {}: {}{}".format(path, exc,
+                                                               _why_not_writable(path)))
             aside = move_aside(path)
             return cls(path), "state {} was corrupt ({}); moved to {}, started afresh".format(
                 path, exc, aside)
