@@ -337,6 +337,7 @@ def test_agent_reads_no_text_as_empty_output(standin, router, tmp_path):
     device = OnBoxDevice(standin, 5)
     assert device.execute("show interfaces") == ""
     assert device.execute("show running-config | section event manager") == ""
+    (tmp_path / "state").mkdir()  # a cycle's lock and journal have made it by then
     config = configs.parse("agent: {{state_dir: {}}}\n".format(tmp_path / "state"), "t.yaml")
     assert interfaces.collect(device, config, Deadline(10)) == []
 

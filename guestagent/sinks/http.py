@@ -114,10 +114,11 @@ def tls_context(name, sink_config):
             name, ca_file, getattr(exc, "strerror", None) or exc))
 
 
-def send(target, method, path, headers, body, deadline, timeout_s):
+def send(target, method, path, headers, body, deadline, timeout_s, answer_bytes=0):
     """One request, all of it (resolution, connect, TLS, body, answer) within
     min(timeout_s, deadline); returns (status, the start of the body when status >= 300:
-    at most BODY_READ_BYTES, what arrived in time)."""
+    at most BODY_READ_BYTES, what arrived in time). With `answer_bytes`, a 2xx body is read too
+    (at most that many bytes; a body cut short raises)."""
     from guestagent.httpio import Exchange, host_header
     from guestagent.probes.common import resolve
     limit = deadline.within(timeout_s)
@@ -143,8 +144,13 @@ def send(target, method, path, headers, body, deadline, timeout_s):
             # and cut them as a body.
             raise SinkError(one_line(redact(exchange.failure(exc), target.secrets)))
         data = b""
-        if response.status >= 300:  # the status is the answer; a body only says why it failed
-            data = exchange.read_body(response, BODY_READ_BYTES, partial_ok=True)
+        try:
+            if response.status >= 300:  # the status is the answer; a body only says why
+                data = exchange.read_body(response, BODY_READ_BYTES, partial_ok=True)
+            elif answer_bytes:
+                data = exchange.read_body(response, answer_bytes)
+        except Exception as exc:
+            raise SinkError(one_line(redact(exchange.failure(exc), target.secrets)))
     return response.status, data
 
 

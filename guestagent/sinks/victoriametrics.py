@@ -23,6 +23,8 @@ import time
 CURSOR = "victoriametrics.json"
 # The series every report carries once, at the report's own timestamp: what the read-back asks for.
 MARKER = "guestagent_last_cycle_timestamp_seconds"
+# The read-back of a batch left in flight: one series over at most a batch of reports.
+EXPORT_READ_BYTES = 1 << 20
 
 
 def read_cursor(state_dir, problems=None):
@@ -70,47 +72,38 @@ def _stamp_ms(report):
     return int(round(report["cycle"]["started_ts"] * 1000))
 
 
-def _request_options(sink_config):
-    """(auth, headers, verify) for a request to the store, as `send` builds them."""
-    from guestagent.sinks.pushgateway import _read_secret
-    auth, headers = None, {}
-    if sink_config.username:
-        auth = (sink_config.username,
-                _read_secret(sink_config.password, sink_config.password_file) or "")
-    else:
-        token = _read_secret(sink_config.bearer_token, sink_config.bearer_token_file)
-        if token:
-            headers["Authorization"] = "Bearer " + token
-    return auth, headers, sink_config.ca_file or sink_config.verify_tls
-
-
 def _label(value):
     return str(value).replace("\\", "\\\\").replace('"', '\\"')
 
 
-def held_by_store(sink_config, job, instance, reports, timeout_s):
-    """The cycle ids of `reports` the store already holds (read back by timestamp); raises when
-    the store cannot be asked."""
-    import requests
-    auth, headers, verify = _request_options(sink_config)
-    base = sink_config.url.rstrip("/")
+def held_by_store(sink_config, job, instance, reports, deadline):
+    """The cycle ids of `reports` the store already holds (read back by timestamp); raises
+    sinks.http.SinkError when the store cannot be asked within the deadline."""
+    from urllib.parse import urlencode
+    from guestagent.sinks import http
+    target = http.prepare("victoriametrics", sink_config)
+    timeout_s = sink_config.timeout_s
     try:  # make what was just imported searchable (single-node VictoriaMetrics)
-        requests.get(base + "/internal/force_flush", auth=auth, headers=headers, verify=verify,
-                     timeout=timeout_s / 2.0)
-    except Exception:
+        http.send(target, "GET", target.base_path + "/internal/force_flush", {}, None,
+                  deadline.within(timeout_s / 2.0), timeout_s / 2.0)
+    except http.SinkError:
         pass
     stamps = dict((_stamp_ms(r), r["cycle"]["id"]) for r in reports)
     match = '{}{{job="{}",instance="{}"}}'.format(MARKER, _label(job), _label(instance))
-    response = requests.get(base + "/api/v1/export", auth=auth, headers=headers, verify=verify,
-                            timeout=timeout_s,
-                            params={"match[]": match, "start": "%.3f" % (min(stamps) / 1000.0 - 1),
-                                    "end": "%.3f" % (max(stamps) / 1000.0 + 1)})
-    if response.status_code >= 300:
-        raise IOError("HTTP {} from VictoriaMetrics' export".format(response.status_code))
+    query = urlencode([("match[]", match), ("start", "%.3f" % (min(stamps) / 1000.0 - 1)),
+                       ("end", "%.3f" % (max(stamps) / 1000.0 + 1))])
+    status, data = http.send(target, "GET", target.base_path + "/api/v1/export?" + query, {},
+                             None, deadline, timeout_s, answer_bytes=EXPORT_READ_BYTES)
+    if status >= 300:
+        raise http.SinkError("HTTP {} from VictoriaMetrics' export".format(status))
     held = set()
-    for line in response.text.splitlines():
+    for line in data.decode("utf-8", "replace").splitlines():
         if line.strip():
-            for stamp in json.loads(line).get("timestamps") or []:
+            try:
+                found = json.loads(line).get("timestamps") or []
+            except (ValueError, AttributeError):
+                continue
+            for stamp in found:
                 for near in (stamp - 1, stamp, stamp + 1):
                     if near in stamps:
                         held.add(stamps[near])
@@ -245,8 +238,7 @@ def _settle(sink_config, job, instance, journal_dir, cursor, deadline, outcome):
     settled = dict(cursor, in_flight=None)
     if not batch:
         return settled
-    timeout_s = min(sink_config.timeout_s, deadline.remaining())
-    held = held_by_store(sink_config, job, instance, batch, timeout_s)
+    held = held_by_store(sink_config, job, instance, batch, deadline)
     for report in batch:  # the prefix the store holds is done; the rest is sent again
         if report["cycle"]["id"] not in held:
             break
