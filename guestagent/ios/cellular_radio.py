@@ -18,7 +18,8 @@ SCHEMA = {
     "band": (int, str), "bandwidth_mhz": (int, float), "rx_channel": int, "tx_channel": int,
     "rssi_dbm": (int, float), "rsrp_dbm": (int, float), "rsrq_db": (int, float),
     "snr_db": (int, float), "sinr_db": (int, float), "ecio_db": (int, float),
-    "rscp_dbm": (int, float), "physical_cell_id": int, "nearby_cells": int,
+    "rscp_dbm": (int, float), "physical_cell_id": int,
+    "physical_cell_id_text": str, "nearby_cells": int,
     "neighbour_pcis": [int],
 }
 

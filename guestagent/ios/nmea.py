@@ -63,7 +63,7 @@ def _float(text):
 
 
 def _small_int(text):
-    """A field of a few digits as an int, else None (`'²'.isdigit()` is True, int() of it fails)."""
+    """A field of a few digits as an int, else None (`'²'.isdigit()` holds; int() of it fails)."""
     return int(text) if re.match(r"^[0-9]{1,9}$", text or "") else None
 
 

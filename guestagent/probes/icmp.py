@@ -1,8 +1,12 @@
-"""ICMP echo prober: the system `ping` (iputils), its text parsed with pingparsing.
+"""ICMP echo prober: the system `ping` (iputils), its text read by `icmp_text`.
 
 A sample follows docs/metrics.md: `received` counts distinct sequence numbers answered within
 `timeout_s`; duplicates and late replies are counted apart; the delay value is the median RTT.
-A sample the agent could not take (no ping program, permission denied, deadline) has `error` set.
+min/avg/max/mdev come from ping's summary line when it stands for the sample.
+A sample the agent could not take (no ping program, ping refusing its arguments, a name it could
+not resolve, permission denied, deadline, or any failure without ping's statistics) has `error`
+set and no loss. `via_sudo` says whether ping ran through `sudo -n` (option `sudo`); `notes` says
+where the figures came from when ping's output was not whole.
 """
 
 import math
@@ -86,9 +90,9 @@ def probe(target, options, deadline, context=None):
         refused = result
         result = _run(argv, True, deadline.remaining())
         sample["via_sudo"] = True
-        if not _statistics(result):
-            sample["error"] = "ping refused for permission ({}); sudo -n ping failed too ({})".format(
-                _said(refused), _said(result))
+        if refusal(result) in ("permission", "missing", "other"):  # sudo refused, or absent
+            sample["error"] = "ping refused for permission ({}); sudo -n ping failed too " \
+                "({})".format(_said(refused), _said(result))
             return common.finish(sample, started)
     read_result(sample, result, options.timeout_s, budget_s)
     return common.finish(sample, started)
