@@ -216,3 +216,36 @@ def test_parsers_never_raise_and_stay_linear_on_mutated_fixtures():
         print("  " + line)
     assert raises == []
     assert failures == []
+
+
+# The defects the fuzz found, each as a plain case.
+
+def test_numbers_too_long_for_a_float_or_a_counter_are_absent_not_raised():
+    from guestagent.ios import common
+    assert common.number("9" * 400) is None  # float() gives inf beyond 309 digits
+    assert common.number("9" * 400 + ".5") is None
+    assert common.integer("9" * 21) is None and common.integer("9" * 20) == int("9" * 20)
+    assert common.number("1" * 300 + ".5") == float("1" * 300 + ".5")
+    text = "IPSLA operation id: 1\n\tNumber of successes: {}\n\tLatest RTT: {} milliseconds\n"
+    op = ios.parser("show-ip-sla-statistics")(text.format("9" * 400, "9" * 400))["operations"]["1"]
+    assert op["successes"] is None and op["latest_rtt_ms"] is None
+
+
+def test_a_100k_digit_radio_value_is_dropped():
+    digits = "9" * 100000
+    text = ("Current RSSI = {0} dBm\nNumber of nearby cells = {0}\nLTE Band = {0}\n"
+            "Physical Cell Id = {0}\nCurrent SNR = 4.4 dB\n").format(digits)
+    result = ios.parser("show-cellular-radio")(text)
+    assert result["snr_db"] == 4.4
+    assert not {"rssi_dbm", "nearby_cells", "physical_cell_id"} & set(result)
+
+
+def test_summary_last_run_read_word_by_word():
+    parse = ios.parser("show-ip-sla-summary")
+    head = "ID Type Destination Stats ReturnCode LastRun\n"
+    row = parse(head + "*7 icmp-echo 10.0.0.1 RTT=3 OK 2 seconds ago")["operations"]["7"]
+    assert (row["return_code"], row["last_run"], row["last_run_ago_s"]) == (
+        "OK", "2 seconds ago", 2)
+    # A 16 KB run of digits where LastRun would be (4 s before): read as the return code.
+    row = parse(head + "*1 icmp 1.1.1.1 1 OK " + "1" * 16000)["operations"]["1"]
+    assert "last_run" not in row and row["return_code"].startswith("OK 111")
