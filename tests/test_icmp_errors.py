@@ -266,3 +266,14 @@ def test_ping_refused_for_permission_is_retried_through_sudo(guestshell_user):
         if os.path.exists(sudoers):
             os.remove(sudoers)
         shutil.rmtree(workdir, ignore_errors=True)
+
+
+def test_captured_iputils_output_takes_the_summary_line():
+    from tests.conftest import read_fixture
+    sample = icmp_text.parse(read_fixture("linux_ping", "iputils-loopback__1.txt"), 1.0)
+    assert (sample["sent"], sample["received"]) == (5, 5)
+    # `rtt min/avg/max/mdev = 0.026/0.036/0.041/0.005 ms`; replies 0.026 0.041 0.040 0.037 0.039
+    assert sample["rtt_ms"] == {"min": 0.026, "avg": 0.036, "max": 0.041, "mdev": 0.005,
+                                "median": 0.039, "p95": 0.041}
+    stamped = icmp_text.parse(read_fixture("linux_ping", "iputils-loopback__2.txt"), 1.0)
+    assert (stamped["sent"], stamped["received"]) == (3, 3) and "notes" not in stamped
