@@ -27,6 +27,9 @@ SUPPORTED = {
     "ios_ping_mpls": "ios-ping",
     "ios_traceroute": "ios-traceroute",
     "ios_traceroute_mpls": "ios-traceroute",
+    "show_version": "show-version",
+    "show_interfaces": "show-interfaces",
+    "show_cellular_network": "show-cellular-network",
 }
 
 EMBEDDED = {

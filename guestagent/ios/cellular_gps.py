@@ -35,9 +35,12 @@ _NO_FIX_STATUS = ("acquiring", "disabled", "not configured", "no fix", "off", "n
                   "unavailable", "disable")
 _SATELLITE = re.compile(r"Satellite\s*#\s*(\d+)\s*,\s*elevation\s*(-?[\d.]+)\s*,\s*"
                         r"azimuth\s*(-?[\d.]+)\s*,\s*SNR\s*(-?[\d.]+)", re.I)
-_DMS = re.compile(r"(-?\d+(?:\.\d+)?)\s*Deg(?:rees?)?\s*(?:(\d+(?:\.\d+)?)\s*Min(?:utes?)?)?\s*"
-                  r"(?:(\d+(?:\.\d+)?)\s*Sec(?:onds?)?)?\s*(North|South|East|West|[NSEW])?\b",
-                  re.I)
+# The degrees start where a number starts (the lookbehind: not at every digit of a long run), and
+# each optional part begins with its own blanks, so no two `\s*` compete for the same run.
+_DMS = re.compile(r"(?<![\d.])(-?\d+(?:\.\d+)?)\s*Deg(?:rees?)?"
+                  r"(?:\s*(\d+(?:\.\d+)?)\s*Min(?:utes?)?)?"
+                  r"(?:\s*(\d+(?:\.\d+)?)\s*Sec(?:onds?)?)?"
+                  r"(?:\s*(North|South|East|West|[NSEW])\b)?", re.I)
 # GPS epoch: a modem without a fix reports its time as 1980-01-06.
 _GPS_EPOCH_YEAR = 1980
 
@@ -67,8 +70,10 @@ def degrees(text):
     match = _DMS.search(text or "")
     if not match:
         return None
-    value = (float(match.group(1)) + float(match.group(2) or 0) / 60.0
-             + float(match.group(3) or 0) / 3600.0)
+    parts = [common.number(match.group(i) or "0") for i in (1, 2, 3)]
+    if None in parts:
+        return None
+    value = parts[0] + parts[1] / 60.0 + parts[2] / 3600.0
     hemisphere = (match.group(4) or "").upper()[:1]
     if hemisphere in ("S", "W"):
         value = -value
@@ -80,9 +85,9 @@ def parse(text):
     body = []
     for raw in common.lines(text):
         sat = _SATELLITE.search(raw)
-        if sat:
+        if sat and common.integer(sat.group(1)) is not None:
             result["satellites"].append({
-                "prn": int(sat.group(1)), "elevation_deg": common.number(sat.group(2)),
+                "prn": common.integer(sat.group(1)), "elevation_deg": common.number(sat.group(2)),
                 "azimuth_deg": common.number(sat.group(3)), "snr_db": common.number(sat.group(4))})
             result["recognized"] = True
             continue
@@ -101,9 +106,9 @@ def parse(text):
         if hdop is not None:
             result["hdop"] = hdop
     if result.get("satellites_text") is not None:
-        count = common.leading_number(result.pop("satellites_text"))
+        count = common.as_int(common.leading_number(result.pop("satellites_text")))
         if count is not None:
-            result["satellites_in_view"] = int(count)
+            result["satellites_in_view"] = count
     if result.get("timestamp"):
         result["timestamp_ts"] = common.ios_time(result["timestamp"])
     result["has_fix"] = _has_fix(result)

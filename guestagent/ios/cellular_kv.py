@@ -36,11 +36,13 @@ def read(text, table):
             if number is not None:
                 result[name] = number
         elif kind == "int":
-            number = common.leading_number(value)
+            number = common.as_int(common.leading_number(value))
             if number is not None:
-                result[name] = int(number)
+                result[name] = number
         elif kind == "hexint":
             try:
+                if len(value) > 20:  # no cell id is that long; int() of it is slow
+                    raise ValueError(value)
                 result[name] = int(value, 16) if value.lower().startswith("0x") else int(value)
             except ValueError:
                 if value:

@@ -2,8 +2,8 @@
 
 Keys: `service_status`, `service`, `roaming`, `selection_mode`, `operator` (`Network =`), `mcc`
 and `mnc` (text: leading zeros count), `ps_state`, `registration` (EMM or CS/PS registration
-state), `emm_sub_state`, `tac`
-(Tracking Area Code), `lac`, `cell_id` (decimal as printed), `mtu`, `system_time`.
+state), `emm_sub_state`, `tac` (Tracking Area Code), `lac`, `cell_id` (decimal as printed;
+`cell_id_text` when it is not a number, e.g. masked), `mtu`, `system_time`.
 """
 
 from guestagent.ios import cellular_kv
@@ -14,6 +14,7 @@ SCHEMA = {
     "recognized": bool, "service_status": str, "service": str, "roaming": str,
     "selection_mode": str, "operator": str, "mcc": str, "mnc": str, "ps_state": str,
     "registration": str, "emm_sub_state": str, "tac": int, "lac": int, "cell_id": int,
+    "cell_id_text": str,
     "mtu": int, "system_time": str,
 }
 

@@ -18,7 +18,8 @@ SCHEMA = {
     "band": (int, str), "bandwidth_mhz": (int, float), "rx_channel": int, "tx_channel": int,
     "rssi_dbm": (int, float), "rsrp_dbm": (int, float), "rsrq_db": (int, float),
     "snr_db": (int, float), "sinr_db": (int, float), "ecio_db": (int, float),
-    "rscp_dbm": (int, float), "physical_cell_id": int, "nearby_cells": int,
+    "rscp_dbm": (int, float), "physical_cell_id": int,
+    "physical_cell_id_text": str, "nearby_cells": int,
     "neighbour_pcis": [int],
 }
 
@@ -48,9 +49,9 @@ _TABLE = {
 def parse(text):
     result = cellular_kv.read(text, _TABLE)
     if isinstance(result.get("band"), str):
-        band = common.leading_number(result["band"])
+        band = common.as_int(common.leading_number(result["band"]))
         if band is not None:
-            result["band"] = int(band)
+            result["band"] = band
     neighbours = []
     in_table = False
     for raw in common.lines(text):
@@ -59,9 +60,9 @@ def parse(text):
             in_table = True
             continue
         if in_table:
-            row = re.match(r"^(\d+)\s+(\d+)\b", line)
-            if row:
-                neighbours.append(int(row.group(2)))
+            row = re.match(r"^(\d+) (\d+)\b", line)
+            if row and common.integer(row.group(2)) is not None:
+                neighbours.append(common.integer(row.group(2)))
             elif line and not set(line) <= set("-"):
                 in_table = False
     if neighbours:

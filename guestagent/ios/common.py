@@ -4,10 +4,16 @@ Nothing here raises on odd input: a value that does not read as expected comes b
 """
 
 import calendar
+import math
 import re
 
-_NUMBER = re.compile(r"^[-+]?(?:\d+\.?\d*|\.\d+)$")
-_LEADING_NUMBER = re.compile(r"^\s*([-+]?(?:\d+\.?\d*|\.\d+))")
+# One way to read each number: digits, then optionally a point and digits. (`\d+\.?\d*` would
+# let the two digit runs split a long number in n ways, and a failing match try all of them.)
+_NUMBER = re.compile(r"^[-+]?(?:\d+(?:\.\d*)?|\.\d+)$")
+_LEADING_NUMBER = re.compile(r"^\s*([-+]?(?:\d+(?:\.\d*)?|\.\d+))")
+# Integers above 20 digits (2**64 has 20) are no counter IOS keeps: garbage, not a value. Beyond
+# that, int() is slow and capped at 4300 digits on Python >= 3.11, and float() is inf at 309.
+_MAX_INT_DIGITS = 20
 
 
 def lines(text):
@@ -21,8 +27,10 @@ def lines(text):
 
 
 def squash(text):
-    """Runs of blanks (spaces, tabs) as one space, ends stripped."""
-    return re.sub(r"[ \t\f\v]+", " ", text or "").strip()
+    """Runs of blanks (spaces, tabs, any other white space) as one space, ends stripped.
+
+    Single spaces let the patterns after it be linear: a `\\s*` never faces a long run."""
+    return re.sub(r"\s+", " ", text or "").strip()
 
 
 def number(text):
@@ -32,13 +40,15 @@ def number(text):
     text = str(text).strip()
     if not _NUMBER.match(text):
         return None
+    if "." not in text:
+        if len(text.lstrip("+-").lstrip("0")) > _MAX_INT_DIGITS:
+            return None
+        return int(text)
     try:
         value = float(text)
-    except ValueError:
+    except (ValueError, OverflowError):
         return None
-    if "." not in text and value.is_integer():
-        return int(value)
-    return value
+    return value if math.isfinite(value) else None
 
 
 def leading_number(text):
@@ -48,8 +58,21 @@ def leading_number(text):
 
 
 def integer(text):
+    """`12` -> 12; a fraction is cut (`4.9` -> 4); anything else, or a number too large to be a
+    counter, -> None."""
     value = number(text)
-    return int(value) if value is not None else None
+    if value is None:
+        return None
+    if isinstance(value, float) and abs(value) >= 10 ** _MAX_INT_DIGITS:
+        return None
+    return int(value)
+
+
+def as_int(value):
+    """A number as an int (fractions cut), None when None or too large to be a counter."""
+    if value is None or not abs(value) < 10 ** _MAX_INT_DIGITS:
+        return None
+    return int(value)
 
 
 def counter(text):
@@ -157,22 +180,24 @@ def duration_s(text):
     text = squash(text).lower()
     if not text:
         return None
-    hms = re.match(r"^(\d+):(\d{2}):(\d{2})$", text)
+    hms = re.match(r"^(\d{1,20}):(\d{2}):(\d{2})$", text)
     if hms:
         return int(hms.group(1)) * 3600 + int(hms.group(2)) * 60 + int(hms.group(3))
     units = {"y": 31536000, "year": 31536000, "w": 604800, "week": 604800, "d": 86400,
              "day": 86400, "h": 3600, "hour": 3600, "m": 60, "minute": 60, "s": 1, "second": 1}
     total = 0
     found = False
-    if re.match(r"^(\d+[ywdhms])+$", text):  # `1d02h`, `3w2d`
+    if re.match(r"^(\d{1,20}[ywdhms])+$", text):  # `1d02h`, `3w2d`
         for amount, unit in re.findall(r"(\d+)([ywdhms])", text):
             total += int(amount) * units[unit]
         return total
-    for amount, unit in re.findall(r"(\d+)\s*(years?|weeks?|days?|hours?|minutes?|seconds?|"
-                                   r"[ywdhms])\b", text):
+    # `(?<!\d)`: a number is tried from its first digit only, not from each of its digits.
+    for amount, unit in re.findall(r"(?<!\d)(\d+)\s*(years?|weeks?|days?|hours?|minutes?|"
+                                   r"seconds?|[ywdhms])\b", text):
         unit = unit.rstrip("s") if len(unit) > 1 else unit
-        if unit in units:
-            total += int(amount) * units[unit]
+        value = integer(amount)
+        if unit in units and value is not None:
+            total += value * units[unit]
             found = True
     return total if found else None
 

@@ -32,8 +32,9 @@ SCHEMA = {
 _HEAD = re.compile(r"^(\S+) is (administratively down|up|down|deleted|reset|testing)"
                    r"(?: \([^)]*\))?,\s*line protocol is (\w+)", re.I)
 
-# (pattern searched in a line, [(group, key)])
-_FIELDS = [(re.compile(p, re.I), keys) for p, keys in [
+# (pattern searched in a line, [(group, key)]). `(?<!\d)`: a search tries a number from its first
+# digit only; from every digit of a long run, `(\d+) CRC` would be quadratic.
+_FIELDS = [(re.compile(p.replace("(\\d+)", "(?<!\\d)(\\d+)", 1), re.I), keys) for p, keys in [
     (r"MTU (\d+) bytes", [(1, "mtu")]),
     (r"\bBW (\d+) Kbit", [(1, "bandwidth_kbps")]),
     (r"\bDLY (\d+) usec", [(1, "delay_us")]),
@@ -96,5 +97,7 @@ def parse(text):
             match = pattern.search(line)
             if match:
                 for group, key in keys:
-                    current[key] = int(match.group(group))
+                    value = common.integer(match.group(group))
+                    if value is not None:
+                        current[key] = value
     return result

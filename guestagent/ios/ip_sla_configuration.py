@@ -145,7 +145,8 @@ def parse(text):
                 continue
         if label.lower().startswith("url") and value.startswith("//"):
             continue
-        value = re.sub(r"\s*\(not considered if randomly scheduled\)\s*$", "", value)
+        if value.endswith("(not considered if randomly scheduled)"):
+            value = value[:-len("(not considered if randomly scheduled)")].rstrip()
         _store(current, label, value)
     for entry in result["entries"].values():
         if "life" in entry:

@@ -112,7 +112,7 @@ def _text_field(name):
 def _latest_rtt(op, value, line=""):
     value = common.squash(value)
     match = re.match(r"^(-?\d+(?:\.\d+)?)\s*(milliseconds|ms|microseconds|us)?\b", value)
-    if match:
+    if match and common.number(match.group(1)) is not None:
         rtt = common.number(match.group(1))
         if match.group(2) in ("microseconds", "us"):
             rtt = rtt / 1000.0

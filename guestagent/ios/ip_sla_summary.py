@@ -28,8 +28,8 @@ SCHEMA = {
 _CODES = {"*": "active", "^": "inactive", "~": "pending"}
 _STATES = ("active", "inactive", "pending", "transition")
 _ROW = re.compile(r"^\s*([*^~]?)(\d+)\s+(\S+)\s+(\S+)\s+(.*)$")
-_LAST_RUN = re.compile(
-    r"(\d+\s+(?:second|minute|hour|day|week)s?\s+ago|never|\*?\.?\d{1,2}:\d{2}:\d{2}.*)$", re.I)
+_AGO_UNIT = re.compile(r"^(?:second|minute|hour|day|week)s?$", re.I)
+_CLOCK = re.compile(r"^\*?\.?\d{1,2}:\d{2}:\d{2}")
 _HEADER = re.compile(r"^\s*ID\s+Type\s+Destination\b", re.I)
 
 
@@ -39,9 +39,25 @@ def _stats(text):
     if not match:
         return None
     value = common.number(match.group(2))
-    if match.group(1) or match.group(3):
+    if value is not None and (match.group(1) or match.group(3)):
         value = value / 1000.0
     return value
+
+
+def _last_run(words):
+    """(index of the first word of the LastRun column or None, whether it is `N units ago`).
+
+    Word by word rather than one pattern searched over the row: `\\d+\\s+... ago` searched
+    across a long run of digits tries every digit as a start (quadratic)."""
+    if len(words) >= 3 and words[-1].lower() == "ago" and _AGO_UNIT.match(words[-2]) \
+            and words[-3].isdigit():
+        return len(words) - 3, True
+    if words and words[-1].lower().endswith("never"):
+        return len(words) - 1, False
+    for index, word in enumerate(words):
+        if _CLOCK.match(word):
+            return index, False
+    return None, False
 
 
 def parse(text):
@@ -67,16 +83,16 @@ def parse(text):
             continue
         stats = words.pop(0)
         row["rtt_ms"] = _stats(stats)
-        remainder = " ".join(words)
-        last = _LAST_RUN.search(remainder)
-        if last:
-            row["last_run"] = last.group(1).strip()
-            remainder = remainder[:last.start()].strip()
-            ago = re.match(r"^(\d+)\s+(second|minute|hour|day|week)", row["last_run"], re.I)
+        last, ago = _last_run(words)
+        if last is not None:
+            row["last_run"] = " ".join(words[last:])
             if ago:
-                row["last_run_ago_s"] = common.duration_s(row["last_run"].replace(" ago", ""))
-        if remainder:
-            row["return_code"] = remainder
+                seconds = common.duration_s(" ".join(words[last:-1]))
+                if seconds is not None:
+                    row["last_run_ago_s"] = seconds
+            words = words[:last]
+        if words:
+            row["return_code"] = " ".join(words)
         result["operations"][op_id] = row
         result["recognized"] = True
     return result

@@ -13,6 +13,7 @@ date and time are known), `speed_knots`, `course_deg`.
 """
 
 import calendar
+import math
 import re
 
 COMMAND = "NMEA 0183 GGA/RMC sentences (lte gps nmea ip udp)"
@@ -55,9 +56,15 @@ def coordinate(value, hemisphere):
 
 def _float(text):
     try:
-        return float(text)
+        value = float(text)
     except (TypeError, ValueError):
         return None
+    return value if math.isfinite(value) else None
+
+
+def _small_int(text):
+    """A field of a few digits as an int, else None (`'²'.isdigit()` holds; int() of it fails)."""
+    return int(text) if re.match(r"^[0-9]{1,9}$", text or "") else None
 
 
 def _time(text):
@@ -82,10 +89,10 @@ def parse_sentence(line):
         out["time"] = _time(fields[0])
         out["latitude"] = coordinate(fields[1], fields[2])
         out["longitude"] = coordinate(fields[3], fields[4])
-        quality = int(fields[5]) if fields[5].isdigit() else 0
+        quality = _small_int(fields[5]) or 0
         out["quality"] = quality
         out["fix"] = _QUALITY.get(quality, str(quality))
-        out["satellites"] = int(fields[6]) if fields[6].isdigit() else None
+        out["satellites"] = _small_int(fields[6])
         out["hdop"] = _float(fields[7])
         out["altitude_m"] = _float(fields[8]) if fields[9].upper() in ("M", "") else None
         out["valid"] = quality > 0 and out["latitude"] is not None and out["longitude"] is not None

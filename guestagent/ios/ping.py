@@ -38,6 +38,10 @@ _REPLY = re.compile(r"Reply to request (\d+) from ([^,\s]+),\s*(\d+(?:\.\d+)?) m
 _SOURCE = re.compile(r"Packet sent with a source address of (\S+)", re.I)
 
 
+def _int(text):
+    return common.integer(text)
+
+
 def parse(text):
     result = {"recognized": False}
     results = []
@@ -47,18 +51,18 @@ def parse(text):
         if not line:
             continue
         match = _SENDING.search(line)
-        if match:
-            result.update({"count": int(match.group(1)), "size_bytes": int(match.group(2)),
+        if match and _int(match.group(1)) is not None and _int(match.group(2)) is not None:
+            result.update({"count": _int(match.group(1)), "size_bytes": _int(match.group(2)),
                            "target": match.group(3)})
             timeout = _TIMEOUT.search(line)
-            if timeout:
-                result["timeout_s"] = int(timeout.group(1))
+            if timeout and _int(timeout.group(1)) is not None:
+                result["timeout_s"] = _int(timeout.group(1))
             result["recognized"] = True
             continue
         if "timeout_s" not in result:
             timeout = _TIMEOUT.search(line)
-            if timeout and "count" in result:
-                result["timeout_s"] = int(timeout.group(1))
+            if timeout and "count" in result and _int(timeout.group(1)) is not None:
+                result["timeout_s"] = _int(timeout.group(1))
         source = _SOURCE.search(line)
         if source:
             result["source"] = source.group(1)
@@ -70,21 +74,19 @@ def parse(text):
             results.append(line)
             continue
         reply = _REPLY.search(line)
-        if reply:
-            replies.append({"request": int(reply.group(1)), "address": reply.group(2),
+        if reply and _int(reply.group(1)) is not None and common.number(reply.group(3)) is not None:
+            replies.append({"request": _int(reply.group(1)), "address": reply.group(2),
                             "rtt_ms": common.number(reply.group(3))})
             result["recognized"] = True
             continue
         match = _SUCCESS.search(line)
-        if match:
+        counts = [_int(match.group(i)) for i in (1, 2, 3)] if match else None
+        if counts and None not in counts:
             result["recognized"] = True
-            result["success_percent"] = int(match.group(1))
-            result["received"] = int(match.group(2))
-            result["sent"] = int(match.group(3))
-            if match.group(4) and result["received"] > 0:
-                result["rtt_min_ms"] = common.number(match.group(4))
-                result["rtt_avg_ms"] = common.number(match.group(5))
-                result["rtt_max_ms"] = common.number(match.group(6))
+            result["success_percent"], result["received"], result["sent"] = counts
+            rtts = [common.number(match.group(i) or "") for i in (4, 5, 6)]
+            if None not in rtts and result["received"] > 0:
+                result["rtt_min_ms"], result["rtt_avg_ms"], result["rtt_max_ms"] = rtts
     if results:
         result["results"] = "".join(results)
         counts = {}

@@ -60,12 +60,14 @@ def _read(hop, rest):
             hop["names"][address] = match.group("name")
             _add_address(hop, address)
         elif kind == "as":
-            if int(match.group("as")) not in hop["as_numbers"]:
-                hop["as_numbers"].append(int(match.group("as")))
+            number = common.integer(match.group("as"))
+            if number is not None and number not in hop["as_numbers"]:
+                hop["as_numbers"].append(number)
         elif kind in ("mpls", "lsp"):
             hop["mpls_labels"].append(match.group(kind).split("/"))
         elif kind == "rtt":
-            hop["rtt_ms"].append(common.number(match.group("rtt")))
+            if common.number(match.group("rtt")) is not None:
+                hop["rtt_ms"].append(common.number(match.group("rtt")))
         elif kind == "note":
             hop["annotations"].append(match.group("note"))
         elif kind == "star":

@@ -73,7 +73,8 @@ def parse(text):
             continue
         changes = _CHANGES.match(line)
         if changes:
-            current["changes"] = int(changes.group(1))
+            if common.integer(changes.group(1)) is not None:
+                current["changes"] = common.integer(changes.group(1))
             current["last_change"] = changes.group(2).strip()
             seconds = common.duration_s(current["last_change"])
             if seconds is not None:
@@ -83,17 +84,17 @@ def parse(text):
             current["return_code"] = line.partition(":")[2].strip()
             continue
         rtt = re.match(r"^Latest RTT \(millisecs\)\s*(\d+(?:\.\d+)?)", line, re.I)
-        if rtt:
+        if rtt and common.number(rtt.group(1)) is not None:
             current["latest_rtt_ms"] = common.number(rtt.group(1))
             continue
         delay = re.match(r"^Delay\s+(.*)$", line, re.I)
         if delay:
             up = re.search(r"up\s+(\d+)", delay.group(1), re.I)
             down = re.search(r"down\s+(\d+)", delay.group(1), re.I)
-            if up:
-                current["delay_up_s"] = int(up.group(1))
-            if down:
-                current["delay_down_s"] = int(down.group(1))
+            if up and common.integer(up.group(1)) is not None:
+                current["delay_up_s"] = common.integer(up.group(1))
+            if down and common.integer(down.group(1)) is not None:
+                current["delay_down_s"] = common.integer(down.group(1))
             continue
         if "object" not in current and not line.endswith(":"):
             current["object"] = line

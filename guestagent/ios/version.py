@@ -20,7 +20,10 @@ SCHEMA = {
 }
 
 _XE = re.compile(r"Cisco IOS XE Software,\s*Version\s+(\S+)", re.I)
-_IOS = re.compile(r"Cisco IOS Software.*?,\s*Version\s+([^,\s]+)", re.I)
+# Searched from `Cisco IOS Software` on: `.*?` after it would rescan the rest of the line for
+# every repeat of the phrase.
+_IOS_START = "cisco ios software"
+_IOS_VERSION = re.compile(r",\s*Version\s+([^,\s]+)", re.I)
 _UPTIME = re.compile(r"^(\S+)\s+uptime is\s+(.+)$")
 _PLATFORM = re.compile(r"^cisco\s+(\S+)\s+\(([^)]*)\)\s+processor.*?with\s+(\d+)K", re.I)
 _PLATFORM_SHORT = re.compile(r"^cisco\s+(\S+)\s+\([^)]*\)\s+processor", re.I)
@@ -37,7 +40,8 @@ def parse(text):
             result["version"] = match.group(1).rstrip(",")
             result["recognized"] = True
             continue
-        match = _IOS.search(line)
+        start = line.lower().find(_IOS_START)
+        match = _IOS_VERSION.search(line, start) if start >= 0 else None
         if match:
             result["ios_version"] = match.group(1)
             result["recognized"] = True
@@ -54,7 +58,8 @@ def parse(text):
         match = _PLATFORM.match(line)
         if match:
             result["platform"] = match.group(1)
-            result["memory_kb"] = int(match.group(3))
+            if common.integer(match.group(3)) is not None:
+                result["memory_kb"] = common.integer(match.group(3))
             continue
         match = _PLATFORM_SHORT.match(line)
         if match:

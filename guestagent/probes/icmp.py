@@ -1,8 +1,12 @@
-"""ICMP echo prober: the system `ping` (iputils), its text parsed with pingparsing.
+"""ICMP echo prober: the system `ping` (iputils), its text read by `icmp_text`.
 
 A sample follows docs/metrics.md: `received` counts distinct sequence numbers answered within
 `timeout_s`; duplicates and late replies are counted apart; the delay value is the median RTT.
-A sample the agent could not take (no ping program, permission denied, deadline) has `error` set.
+min/avg/max/mdev come from ping's summary line when it stands for the sample.
+A sample the agent could not take (no ping program, ping refusing its arguments, a name it could
+not resolve, permission denied, deadline, or any failure without ping's statistics) has `error`
+set and no loss. `via_sudo` says whether ping ran through `sudo -n` (option `sudo`); `notes` says
+where the figures came from when ping's output was not whole.
 """
 
 import math
@@ -10,7 +14,7 @@ import time
 
 from guestagent import quality
 from guestagent.probes import common
-from guestagent.schema import Int, Num, Section
+from guestagent.schema import Int, Num, Section, Str
 
 OPTIONS = Section({
     "count": Int(10, "echo requests per sample", minimum=1, maximum=1000),
@@ -19,13 +23,31 @@ OPTIONS = Section({
     "timeout_s": Num(2.0, "wait for each reply; later replies count as late, not received",
                      above=0),
     "size": Int(56, "ICMP payload bytes", minimum=0, maximum=65500),
+    "sudo": Str("auto", "run ping through `sudo -n`: `auto` retries once that way when ping is "
+                "refused for permission (Guest Shell's user has passwordless sudo), `always`, "
+                "`never`", choices=("auto", "always", "never")),
 }, default={})
 
 PING = "ping"
+SUDO = "sudo"
 
-# ping's messages that mean the agent itself could not measure, not that the network failed.
-_AGENT_FAULTS = ("operation not permitted", "permission denied", "invalid argument",
-                 "usage:", "bad number", "invalid", "cannot flood", "unknown host")
+# What ping prints on stderr when it could not measure at all, by reason (lower case). Only with
+# no statistics block: once ping printed its statistics, they are the sample.
+_REFUSALS = (
+    ("permission", ("operation not permitted", "permission denied", "socktype: sock_raw",
+                    "cap_net_raw", "are you root", "lacking privilege", "must be root")),
+    ("resolution", ("name or service not known", "unknown host", "temporary failure in name",
+                    "no address associated", "cannot resolve", "bad address",
+                    "address family for hostname not supported")),
+    ("arguments", ("bad timing interval", "bad linger time", "bad wait time", "invalid argument",
+                   "usage:", "bad number", "cannot flood", "out of range", "garbage",
+                   "invalid", "illegal", "unknown option", "unrecognized option",
+                   "the decimal value of tos", "minimal interval", "bad packet size",
+                   "bad ttl", "only one of")),
+)
+# A send the kernel refused for want of a route: the network failed us (the uplink is down), so
+# the requests count as lost.
+_NETWORK = ("network is unreachable", "no route to host")
 
 
 def command(address, ip_version, options):
@@ -55,29 +77,100 @@ def probe(target, options, deadline, context=None):
     if address is None:
         return common.finish(sample, started)
 
-    from guestagent import proc
     budget_s = deadline.remaining()
     if budget_s < min(expected_duration_s(options), 1.0):
         sample["error"] = "deadline: {:.1f} s left, not enough to send".format(budget_s)
         return common.finish(sample, started)
-    result = proc.run(command(address, version, options), timeout_s=budget_s)
+    argv = command(address, version, options)
+    mode = options.get("sudo") or "auto"
+    result = _run(argv, mode == "always", budget_s)
+    sample["via_sudo"] = mode == "always"
+    if mode == "auto" and refusal(result) == "permission":
+        # Plain ICMP needs `ping_group_range`, a setuid ping or a capability; sudo may have them.
+        refused = result
+        result = _run(argv, True, deadline.remaining())
+        sample["via_sudo"] = True
+        if refusal(result) in ("permission", "missing", "other"):  # sudo refused, or absent
+            sample["error"] = "ping refused for permission ({}); sudo -n ping failed too " \
+                "({})".format(_said(refused), _said(result))
+            return common.finish(sample, started)
+    read_result(sample, result, options.timeout_s, budget_s)
+    return common.finish(sample, started)
+
+
+def _run(argv, via_sudo, budget_s):
+    from guestagent import proc
+    if via_sudo:
+        argv = [SUDO, "-n"] + argv
+    return proc.run(argv, timeout_s=budget_s)
+
+
+def _statistics(result):
+    from guestagent.probes import icmp_text
+    return not result.missing and "transmitted" in icmp_text.read(result.stdout)
+
+
+def _said(result):
+    """ping's (or sudo's) last words: the last stderr line, else the exit status."""
+    if result.missing:
+        return result.stderr
+    lines = [line.strip() for line in (result.stderr or "").splitlines() if line.strip()]
+    if lines:
+        return "; ".join(lines[-3:])[:300]
+    return "exit {}{}".format(result.returncode, "" if (result.stdout or "").strip()
+                              else ", no output")
+
+
+def refusal(result):
+    """Why ping did not measure (`permission`, `resolution`, `arguments`, `network`), `other`
+    when it printed no statistics for a reason we do not know, or None when it measured."""
+    if result.missing:
+        return "missing"
+    if _statistics(result):
+        return None
+    said = (result.stderr or "").lower()
+    for reason, words in _REFUSALS:
+        if any(word in said for word in words):
+            return reason
+    if any(word in said for word in _NETWORK):
+        return "network"
+    return "other"
+
+
+def read_result(sample, result, timeout_s, budget_s=0.0):
+    """Fill the sample from a finished ping run (a `proc.Result`): its statistics when ping
+    printed them, loss when the kernel had no route, and otherwise a measurement error that says
+    what ping said. Never loss for a reason the prober does not know."""
+    from guestagent.probes import icmp_text
     if result.missing:
         sample["error"] = "ping not available: " + result.stderr
-        return common.finish(sample, started)
-    sample.update(summarize_output(result.stdout, options.timeout_s))
+        return
+    printed = icmp_text.read(result.stdout)
     stderr = (result.stderr or "").strip()
-    if sample["sent"] == 0:
-        lowered = stderr.lower()
-        if not stderr or any(fault in lowered for fault in _AGENT_FAULTS):
-            sample["error"] = "ping failed: {}".format(stderr or "exit {}".format(result.returncode))
-        else:
-            # e.g. "connect: Network is unreachable": no route out; the network failed us.
-            sample.update(_all_lost(options.count))
-            sample["send_error"] = stderr.splitlines()[-1]
+    if "transmitted" in printed:
+        sample.update(summarize(printed, timeout_s))
+        if stderr:
+            # e.g. `option argument contains garbage`, `sendmsg: ...`: ping measured anyway.
+            sample.setdefault("notes", []).append("ping said: " + _said(result))
+        if result.timed_out:
+            # Interrupted: the last requests had no full timeout to be answered in.
+            sample["error"] = "deadline: ping interrupted after {:.1f} s".format(budget_s)
+        return
     if result.timed_out:
-        # Interrupted: the last requests had no full timeout to be answered in.
-        sample["error"] = "deadline: ping interrupted after {:.1f} s".format(budget_s)
-    return common.finish(sample, started)
+        if printed["recognized"]:
+            sample.update(summarize(printed, timeout_s))
+        sample["error"] = "deadline: ping interrupted before its statistics"
+        return
+    reason = refusal(result)
+    if reason == "network":
+        sample.update(_all_lost(sample.get("count") or 0))
+        sample["send_error"] = stderr.splitlines()[-1][:200]
+        return
+    what = {"permission": "ping refused for permission",
+            "resolution": "ping could not resolve the address",
+            "arguments": "ping refused its arguments"}.get(
+                reason, "ping ended without statistics (not understood)")
+    sample["error"] = "{}: {}".format(what, _said(result))
 
 
 def _all_lost(count):
@@ -86,46 +179,78 @@ def _all_lost(count):
 
 
 def summarize_output(text, timeout_s):
-    """The sample fields of ping's text output (any format pingparsing reads)."""
-    import pingparsing
-    parsed = pingparsing.PingParsing().parse(text)
-    return summarize(parsed, timeout_s)
+    """The sample fields of ping's text output (iputils or busybox)."""
+    from guestagent.probes import icmp_text
+    return summarize(icmp_text.read(text), timeout_s)
 
 
-def summarize(parsed, timeout_s):
-    """Sample fields from a pingparsing result.
+def summarize(printed, timeout_s):
+    """Sample fields from what ping printed (`icmp_text.read`).
 
-    From the per-reply lines where ping printed them: first reply per sequence number, on time or
-    late; otherwise from ping's own summary (its `received` cannot tell late replies apart).
+    Counts: the first reply per sequence number, on time or late (after timeout_s). When ping's
+    statistics block is there and the reply lines do not add up to its `received` (lines garbled
+    or missing), its transmitted/received counts win and `notes` says so.
+    RTT: min/avg/max/mdev from ping's summary line (microsecond precision) when every reply was on
+    time; median, p95 and jitter from the reply lines (printed with fewer digits).
     """
     timeout_ms = timeout_s * 1000.0
-    sent = parsed.packet_transmit or 0
-    replies = [r for r in (parsed.icmp_replies or []) if r.get("time") is not None]
-    duplicates = parsed.packet_duplicate_count or 0
-    if replies:
-        first_by_seq = {}
-        seen_dup = 0
-        for reply in replies:
-            seq = reply.get("icmp_seq")
-            if reply.get("duplicate") or (seq is not None and seq in first_by_seq):
-                seen_dup += 1
-                continue
-            first_by_seq[seq if seq is not None else len(first_by_seq)] = reply["time"]
-        duplicates = max(duplicates, seen_dup)
-        in_order = [first_by_seq[k] for k in sorted(first_by_seq, key=_seq_key)]
-        rtts = [t for t in in_order if t <= timeout_ms]
-        late = len(in_order) - len(rtts)
-        sent = max(sent, len(first_by_seq))
+    notes = []
+    first_by_seq = {}
+    seen_dup = 0
+    for reply in printed.get("replies") or []:
+        seq = reply.get("seq")
+        if reply.get("rtt_ms") is None:
+            continue
+        if reply.get("duplicate") or seq in first_by_seq:
+            seen_dup += 1
+            continue
+        first_by_seq[seq] = reply["rtt_ms"]
+    in_order = [first_by_seq[k] for k in sorted(first_by_seq)]
+    rtts = [t for t in in_order if t <= timeout_ms]
+    late = len(in_order) - len(rtts)
+    duplicates = max(printed.get("duplicates") or 0, seen_dup)
+    if printed.get("garbled"):
+        notes.append("{} reply line(s) could not be read".format(printed["garbled"]))
+    if "transmitted" in printed:
+        sent = printed["transmitted"]
+        received = len(rtts)
+        if not printed.get("replies") and printed["received"]:
+            received = printed["received"]
+            notes.append("no reply lines: counts from ping's statistics")
+        elif len(first_by_seq) != printed["received"]:
+            received = max(0, printed["received"] - late)
+            notes.append("{} of {} replies read from reply lines; counts from ping's statistics"
+                         .format(len(first_by_seq), printed["received"]))
+            if received == 0:
+                rtts = []
+        if sent < received + late:
+            notes.append("ping's statistics count fewer requests than replies")
+            sent = received + late
     else:
-        rtts, late = [], 0
-        received = parsed.packet_receive or 0
-        if received and parsed.rtt_min is not None:
-            # Only ping's summary: min/avg/max known, not each reply.
-            stats = {"min": parsed.rtt_min, "avg": parsed.rtt_avg, "max": parsed.rtt_max,
-                     "mdev": parsed.rtt_mdev, "median": None, "p95": None}
-            return _fields(sent, received, duplicates, 0, stats, None)
-    stats = quality.rtt_stats(rtts)
-    return _fields(sent, len(rtts), duplicates, late, stats, quality.ipdv_jitter(rtts))
+        asked = set(first_by_seq) | set(printed.get("no_answer") or []) | set(
+            e["seq"] for e in printed.get("errors") or [] if e.get("seq") is not None)
+        sent, received = len(asked), len(rtts)
+        if printed.get("recognized") and sent:
+            notes.append("no statistics block: counts from reply lines")
+    stats = quality.rtt_stats(rtts) if rtts else None
+    summary = printed.get("summary")
+    # ping's summary counts late replies and duplicates too: it stands for the sample only when
+    # there were none, or when it is all ping printed.
+    if summary and received and (not in_order or (late == 0 and seen_dup == 0)):
+        if stats is None:
+            stats = {"median": None, "p95": None}
+        for key in ("min", "avg", "max", "mdev"):
+            if key in summary or key != "mdev":
+                stats[key] = summary.get(key)
+            else:
+                stats.setdefault("mdev", None)
+    elif summary and received:
+        notes.append("late or duplicate replies: min/avg/max from reply lines, not ping's "
+                     "summary")
+    fields = _fields(sent, received, duplicates, late, stats, quality.ipdv_jitter(rtts))
+    if notes:
+        fields["notes"] = notes
+    return fields
 
 
 def _seq_key(seq):

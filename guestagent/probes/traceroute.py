@@ -41,14 +41,14 @@ def parse(text):
             result["destination"] = header.group(2)
             continue
         match = _HOP.match(line)
-        if not match:
+        if not match or len(match.group(1)) > 3:
             continue
         hop = {"hop": int(match.group(1)), "address": None, "addresses": [], "rtt_ms": [],
                "lost": 0, "annotations": []}
         for star, rtt, note, word in _TOKEN.findall(match.group(2)):
             if star:
                 hop["lost"] += 1
-            elif rtt:
+            elif rtt and len(rtt) < 30:
                 hop["rtt_ms"].append(float(rtt))
             elif note:
                 hop["annotations"].append(note)
