@@ -18,13 +18,12 @@ setup(
     install_requires=[
         # Ceilings are what still installs on Guest Shell's Python 3.6 (constraints/guestshell.txt).
         "PyYAML>=5.4",
-        "pingparsing>=1.0",
         "prometheus-client>=0.12",
         "requests>=2.25",
         "dnspython>=2.1",
     ],
     extras_require={
-        "test": ["pytest", "hypothesis", "jsonschema", "vermin"],
+        "test": ["pytest", "hypothesis", "jsonschema", "vermin", "pingparsing"],
     },
     entry_points={"console_scripts": ["guestagent = guestagent.cli:main"]},
     classifiers=[

@@ -350,14 +350,14 @@ def test_installed_and_run_as_ios_runs_it(twin, capsys):
 
     # Our pinned dependencies, from the venv, whatever the system site-packages hold.
     pins = as_guest(twin, [twin["venv_python"], "-c", (
-        "import json, requests, prometheus_client, yaml, pingparsing, cli; print(json.dumps("
+        "import json, requests, prometheus_client, yaml, dns, cli; print(json.dumps("
         "dict((m.__name__, [getattr(m, '__version__', None), m.__file__]) for m in "
-        "(requests, prometheus_client, yaml, pingparsing, cli))))")])
+        "(requests, prometheus_client, yaml, dns, cli))))")])
     assert pins.returncode == 0 and pins.stderr == "", pins.stderr
     modules = json.loads(pins.stdout)
     venv = os.path.join(twin["prefix"], "venv") + os.sep
     assert modules["requests"][0] == "2.27.1"
-    for name in ("requests", "prometheus_client", "yaml", "pingparsing"):
+    for name in ("requests", "prometheus_client", "yaml", "dns"):
         assert modules[name][1].startswith(venv), (name, modules[name])
     assert modules["cli"][1].startswith(twin["site_dir"] + os.sep)  # Guest Shell's, found
 

@@ -135,7 +135,7 @@ def test_fresh_install_creates_the_layout_and_a_private_config(bundle_dir, local
     assert check.stdout == "{}: ok ({} test point(s))\n".format(config, targets)
     # Installed from the bundle, at the bundle's pinned versions, into the venv only.
     listing = subprocess.run([venv_python, "-c", (
-        "import yaml, requests, prometheus_client, pingparsing, guestagent; "
+        "import yaml, requests, prometheus_client, dns, guestagent; "
         "print(yaml.__version__, requests.__version__, guestagent.__file__)")],
         universal_newlines=True, env={"PATH": BARE_PATH}, cwd="/", stdout=subprocess.PIPE,
         stderr=subprocess.PIPE)

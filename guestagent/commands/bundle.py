@@ -38,6 +38,22 @@ def add_arguments(parser):
                         "package was loaded from)")
 
 
+def project_of(wheel_name):
+    """`charset_normalizer-2.0.12-py3-none-any.whl` -> `charset-normalizer`."""
+    return wheel_name.split("-")[0].lower().replace("_", "-").replace(".", "-")
+
+
+def pinned_projects(constraints):
+    """The project names pinned (`name==version`) in a constraints file."""
+    names = set()
+    with open(constraints, encoding="utf-8") as f:
+        for line in f:
+            line = line.split("#", 1)[0].strip()
+            if "==" in line:
+                names.add(line.split("==")[0].strip().lower().replace("_", "-").replace(".", "-"))
+    return names
+
+
 def wheel_ok(filename):
     """Whether a wheel installs on Guest Shell: (ok, why)."""
     if not filename.endswith(".whl"):
@@ -137,8 +153,11 @@ def build(source, output, wheels_from=None, log=sys.stdout):
              ["-w", wheels, src])
         constraints = os.path.join(source, "constraints", "guestshell.txt")
         if wheels_from:
+            # Only the pinned set (and pip): a wheel directory may hold more, e.g. a dependency
+            # the agent dropped, and nothing unpinned may reach a router.
+            wanted = pinned_projects(constraints) | {"pip"}
             for wheel in sorted(os.listdir(wheels_from)):
-                if wheel.endswith(".whl") and not wheel.startswith("guestagent-"):
+                if wheel.endswith(".whl") and project_of(wheel) in wanted:
                     shutil.copy2(os.path.join(wheels_from, wheel), wheels)
         else:
             log.write("downloading cp{} / aarch64 wheels of {}\n".format(
