@@ -139,24 +139,34 @@ def read(journal_dir, skipped=None):
 def newest(journal_dir, count, skipped=None):
     """Up to `count` reports, newest first; lines that are not reports are passed over."""
     out = []
-    for path in reversed(files(journal_dir)):
-        try:
-            lines = _lines(path)
-        except (IOError, OSError):
-            continue
-        for number in range(len(lines), 0, -1):
-            raw = lines[number - 1]
-            if not raw.strip():
-                continue
-            report = parse_line(raw)
-            if report is None:
-                if skipped is not None:
-                    skipped.append("{}:{}".format(path, number))
-                continue
+    for path, number, raw in _newest_first(journal_dir):
+        report = _report(path, number, raw, skipped)
+        if report is not None:
             out.append(report)
             if len(out) >= count:
                 return out
     return out
+
+
+def _newest_first(journal_dir):
+    """(path, line number, raw line) of every journal line, newest first."""
+    for path in reversed(files(journal_dir)):
+        try:
+            lines = _lines(path)
+        except (IOError, OSError):
+            continue  # rotated away between listing and reading
+        for number in range(len(lines), 0, -1):
+            yield path, number, lines[number - 1]
+
+
+def _report(path, number, raw, skipped):
+    """The report on a line, or None (blank, or not a report: then "FILE:LINE" to `skipped`)."""
+    if not raw.strip():
+        return None
+    report = parse_line(raw)
+    if report is None and skipped is not None:
+        skipped.append("{}:{}".format(path, number))
+    return report
 
 
 def last(journal_dir):
@@ -176,29 +186,17 @@ def after(journal_dir, cycle_id, limit=None, skipped=None):
     needle = cycle_id.encode("utf-8") if cycle_id else None  # cheap test before parsing
     newer = []  # (path, number, raw), newest first
     found = False
-    for path in reversed(files(journal_dir)):
-        try:
-            lines = _lines(path)
-        except (IOError, OSError):
-            continue  # rotated away between listing and reading
-        for number in range(len(lines), 0, -1):
-            raw = lines[number - 1]
-            if needle is not None and needle in raw:
-                report = parse_line(raw)
-                if report is not None and report["cycle"]["id"] == cycle_id:
-                    found = True
-                    break
-            newer.append((path, number, raw))
-        if found:
-            break
+    for path, number, raw in _newest_first(journal_dir):
+        if needle is not None and needle in raw:
+            report = parse_line(raw)
+            if report is not None and report["cycle"]["id"] == cycle_id:
+                found = True
+                break
+        newer.append((path, number, raw))
     out = []
     for path, number, raw in reversed(newer):
-        if not raw.strip():
-            continue
-        report = parse_line(raw)
+        report = _report(path, number, raw, skipped)
         if report is None:
-            if skipped is not None:
-                skipped.append("{}:{}".format(path, number))
             continue
         out.append(report)
         if limit is not None and len(out) >= limit:
