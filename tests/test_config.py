@@ -1,5 +1,6 @@
 import json
 import os
+import pathlib
 import re
 
 import pytest
@@ -423,16 +424,73 @@ def test_check_files_catches_secret_and_ca_files_that_would_fail_later(tmp_path)
     assert "hunter2" not in " ".join(config.check_files(config.load(good)))
 
 
-@pytest.mark.skipif(os.geteuid() == 0, reason="root reads and writes whatever the mode says")
-def test_check_files_catches_unreadable_secrets_and_unwritable_directories(tmp_path):
+def as_guest_user(call, uid=1000):
+    """call()'s result as computed by an unprivileged user (Guest Shell's runs as uid 1000):
+    root reads and writes whatever the mode says. A forked child drops to `uid` and sends the
+    result back as JSON; everything it needs is imported before the fork (the interpreter's own
+    files may not be readable by that user)."""
+    import json
+    if os.geteuid() != 0:
+        return call()
+    call()  # as root first: lazy imports happen here, not in the child
+    read_end, write_end = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: never returns into pytest
+        code = 1
+        try:
+            os.close(read_end)
+            os.setgroups([])
+            os.setgid(uid)
+            os.setuid(uid)
+            with os.fdopen(write_end, "w") as f:
+                json.dump(call(), f)
+            code = 0
+        finally:
+            os._exit(code)
+    os.close(write_end)
+    with os.fdopen(read_end) as f:
+        data = f.read()
+    _, status = os.waitpid(pid, 0)
+    assert status == 0 and data, "the child as uid {} failed".format(uid)
+    return json.loads(data)
+
+
+@pytest.fixture
+def guest_dir():
+    """A directory the unprivileged user can reach (pytest's own tmp dirs are root's, 0700)."""
+    import shutil
+    import tempfile
+    path = tempfile.mkdtemp(prefix="guestagent-guest-")
+    os.chmod(path, 0o755)
+    if os.geteuid() == 0:
+        os.chown(path, 1000, 1000)
+    try:
+        yield pathlib.Path(path)
+    finally:
+        shutil.rmtree(path, ignore_errors=True)
+
+
+def test_check_files_catches_unreadable_secrets_and_unwritable_directories(guest_dir):
+    # The files belong to the user that runs the agent, as on the router.
+    tmp_path = guest_dir
     locked = tmp_path / "locked"
     locked.mkdir()
     path = sink_config(tmp_path, username="u", password_file=write(tmp_path / "pw", b"x", 0))
     text = open(path).read().replace(str(tmp_path / "state"), str(locked / "state"))
     open(path, "w").write(text)
+    for item in (locked, tmp_path / "pw", tmp_path / "site.yaml"):
+        if os.geteuid() == 0:
+            os.chown(str(item), 1000, 1000)
     os.chmod(str(locked), 0o500)
+    loaded = config.load(path)
+    # Control: the same user reads its own readable secret and creates its state directory.
+    good = sink_config(tmp_path, username="u", password_file=write(tmp_path / "pw2", b"x"))
+    if os.geteuid() == 0:
+        os.chown(str(tmp_path / "pw2"), 1000, 1000)
+    loaded_good = config.load(good)
+    assert as_guest_user(lambda: config.check_files(loaded_good)) == []
     try:
-        problems = config.check_files(config.load(path))
+        problems = as_guest_user(lambda: config.check_files(loaded))
     finally:
         os.chmod(str(locked), 0o700)
     assert any("password_file: expected a readable file" in p for p in problems), problems
