@@ -20,6 +20,16 @@ except ImportError:
     pass
 
 
+@pytest.fixture
+def figures(capsys):
+    """print() to the terminal even while pytest captures output: a test's figures (tried /
+    survived / lost) belong in the CI log."""
+    def show(*args, **kwargs):
+        with capsys.disabled():
+            print(*args, **kwargs)
+    return show
+
+
 def fixture_path(*parts):
     return os.path.join(FIXTURES, *parts)
 

@@ -71,7 +71,7 @@ def wheres(report):
 
 
 def test_a_full_flash_measures_prints_and_commits_nothing_the_journal_lacks(tmp_path,
-                                                                          victoriametrics):
+                                                                          victoriametrics, figures):
     state = str(tmp_path / "state")
     with mounted(state, "-t", "tmpfs", "-o", "size=8m", "tmpfs"):
         config = write_config(tmp_path, CONFIG.format(state=state, sinks="sinks: {{victoriametrics: "
@@ -97,13 +97,13 @@ def test_a_full_flash_measures_prints_and_commits_nothing_the_journal_lacks(tmp_
     series = victoriametrics.export('guestagent_last_cycle_timestamp_seconds', expect_points=2)
     stamps = sorted(s for _, _, ss in series for s in ss)
     want = sorted(int(r["cycle"]["started_ts"] * 1000) for r in (first, third))
-    print("\nfault suite, full flash: 3 cycles measured and printed, 2 journaled, state "
-          "counts 2, VictoriaMetrics holds {} of 2, debris 0".format(len(stamps)))
+    figures("\nfault suite, full flash: 3 cycles measured and printed, 2 journaled, state "
+            "counts 2, VictoriaMetrics holds {} of 2, debris 0".format(len(stamps)))
     assert len(stamps) == 2 and all(abs(a - b) <= 1 for a, b in zip(stamps, want))
 
 
 @pytest.mark.parametrize("fresh", [False, True], ids=["with-state", "empty"])
-def test_a_read_only_state_directory_still_measures_and_prints(tmp_path, fresh):
+def test_a_read_only_state_directory_still_measures_and_prints(tmp_path, fresh, figures):
     state = str(tmp_path / "state")
     os.makedirs(state)
     config = write_config(tmp_path, CONFIG.format(state=state, sinks=""))
@@ -120,8 +120,8 @@ def test_a_read_only_state_directory_still_measures_and_prints(tmp_path, fresh):
         assert any("read-only" in e["message"] for e in report["errors"] if e["where"] == "sla")
         assert sorted(os.listdir(state)) == listing
     assert debris(state) == []
-    print("\nfault suite, read-only state ({}): measured {}, printed, errors {}, debris 0".format(
-        "empty" if fresh else "with state", len(report["probes"]), sorted(wheres(report))))
+    figures("\nfault suite, read-only state ({}): measured {}, printed, errors {}, debris 0".format(
+          "empty" if fresh else "with state", len(report["probes"]), sorted(wheres(report))))
 
 
 def test_an_sla_state_failure_is_an_error_of_the_cycle(tmp_path):

@@ -143,7 +143,7 @@ def reconcile(agent, pushgateway, victoriametrics, settled, expect=0):
 
 
 def test_sigkill_at_random_instants_loses_at_most_the_cycle_in_flight(tmp_path, pushgateway,
-                                                                     victoriametrics):
+                                                                     victoriametrics, figures):
     rng = random.Random(int(os.environ.get("GUESTAGENT_FAULT_SEED", "12")))
     agent = Agent(tmp_path, pushgateway, victoriametrics)
     tried = killed = killed_journaled = 0
@@ -187,21 +187,21 @@ def test_sigkill_at_random_instants_loses_at_most_the_cycle_in_flight(tmp_path, 
         "settled_in_flight", 0) for r in reports)
     replayed = sum(1 for r in reports for e in r["errors"]
                    if e["where"] == "sla" and "journaled report(s)" in e["message"])
-    print("\nfault suite, SIGKILL ({:.0f} s): tried {} cycles, killed {} ({} after their journal line, {} "
-          "in flight), completed {}; journaled {}; in VictoriaMetrics once {}, twice {}, "
-          "missing {}; state == journal; lost {}; clock steps {}; (as far as journaled outcomes "
-          "show:) in-flight reports found held by the store {}, cycles that replayed journaled "
-          "reports into the state {}".format(
-              time.monotonic() - started, tried, killed, killed_journaled, killed - killed_journaled, tried - killed,
-              len(reports), len(reports) - len(missing), duplicates, len(missing), lost,
-              sorted(steps.values()), read_back, replayed))
+    figures("\nfault suite, SIGKILL ({:.0f} s): tried {} cycles, killed {} ({} after their journal line, {} "
+            "in flight), completed {}; journaled {}; in VictoriaMetrics once {}, twice {}, "
+            "missing {}; state == journal; lost {}; clock steps {}; (as far as journaled outcomes "
+            "show:) in-flight reports found held by the store {}, cycles that replayed journaled "
+            "reports into the state {}".format(
+                time.monotonic() - started, tried, killed, killed_journaled, killed - killed_journaled, tried - killed,
+                len(reports), len(reports) - len(missing), duplicates, len(missing), lost,
+                sorted(steps.values()), read_back, replayed))
     assert tried >= 100
     assert killed >= 50 and killed_journaled >= 5 and killed - killed_journaled >= 5
     assert lost == 0, (missing, duplicates)
 
 
 def test_clock_steps_backward_and_forward_lose_nothing_and_send_nothing_twice(
-        tmp_path, pushgateway, victoriametrics):
+        tmp_path, pushgateway, victoriametrics, figures):
     agent = Agent(tmp_path, pushgateway, victoriametrics)
     offsets = [0, -3600, -3600, -7200, 0, +3600, -60, -60, +86400, 0, -1]
     for n, offset in enumerate(offsets):
@@ -216,7 +216,7 @@ def test_clock_steps_backward_and_forward_lose_nothing_and_send_nothing_twice(
                                              expect=len(offsets))
     started = [r["cycle"]["started_ts"] for r in reports]
     assert started != sorted(started)  # the clock did go back
-    print("\nfault suite, clock steps {}: tried {}, journaled {}, in VictoriaMetrics once {}, "
-          "twice {}, lost {}".format(offsets, len(offsets), len(reports),
-                                     len(reports) - len(missing), duplicates, len(missing)))
+    figures("\nfault suite, clock steps {}: tried {}, journaled {}, in VictoriaMetrics once {}, "
+            "twice {}, lost {}".format(offsets, len(offsets), len(reports),
+                                       len(reports) - len(missing), duplicates, len(missing)))
     assert missing == [] and duplicates == 0

@@ -164,7 +164,7 @@ def test_every_parser_has_fixtures_to_mutate():
         assert texts(kind), kind
 
 
-def test_parsers_never_raise_and_stay_linear_on_mutated_fixtures():
+def test_parsers_never_raise_and_stay_linear_on_mutated_fixtures(figures):
     tried, raises, failures = 0, [], []
     worst_ratio = (0.0, None)
     started = time.monotonic()
@@ -209,11 +209,11 @@ def test_parsers_never_raise_and_stay_linear_on_mutated_fixtures():
                             kind, name, " ".join("{:.3f}".format(v) for v in per_mb), ratio))
                 if ratio > worst_ratio[0]:
                     worst_ratio = (ratio, "{}: {}".format(kind, name))
-    print("\nparser fuzz: {} inputs tried, {} raised, worst per-MB ratio 256 KB/16 KB {:.2f} "
-          "({}), {:.1f} s".format(tried, len(raises), worst_ratio[0], worst_ratio[1],
-                                  time.monotonic() - started))
+    figures("\nparser fuzz: {} inputs tried, {} raised, worst per-MB ratio 256 KB/16 KB {:.2f} "
+            "({}), {:.1f} s".format(tried, len(raises), worst_ratio[0], worst_ratio[1],
+                                    time.monotonic() - started))
     for line in (raises + failures)[:40]:
-        print("  " + line)
+        figures("  " + line)
     assert raises == []
     assert failures == []
 
