@@ -93,6 +93,8 @@ def cmd_run(args):
             config = load_config(args.config)
             if config is None:
                 return EXIT_USAGE
+            for warning in getattr(config, "warnings", None) or ():  # said, not fatal
+                sys.stderr.write("guestagent: warning: {}\n".format(warning))
             report, code, message = cycle.run(
                 config, trigger=args.trigger, deadline_s=args.deadline, dry_run=args.dry_run,
                 verbose=args.verbose, track=args.track, track_state=args.track_state)

@@ -53,6 +53,16 @@ def test_check_config(tmp_path):
     assert "bad.yaml:1: targets[0].cuont: unknown key" in proc.stderr
 
 
+def test_a_config_without_test_points_warns_and_the_cycle_still_runs(tmp_path):
+    path = write_config(tmp_path, "agent: {{state_dir: '{}'}}\ntargets: []\n"
+                                  "path_discovery: {{enabled: false}}\n".format(tmp_path / "state"))
+    proc = run_agent(["run", "--dry-run", "--config", path])
+    assert proc.returncode == 0, proc.stderr
+    assert "guestagent: warning: {}: targets: no test points configured".format(path) in \
+        proc.stderr
+    assert proc.stdout.startswith("cycle ")
+
+
 def test_usage_errors_exit_2():
     assert run_agent(["run", "--trigger", "sometimes"]).returncode == 2
     assert run_agent(["run", "--deadline", "-1"]).returncode == 2
