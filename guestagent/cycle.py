@@ -555,6 +555,14 @@ def metrics_for(report, timestamp=None):
               cycle["deadline_s"])
     out.gauge("guestagent_cycle_errors", "Errors recorded in the last cycle's report.",
               len(report["errors"]))
+    previous = report.get("sinks_previous") or {}
+    for sink in sorted(previous):
+        outcome = previous[sink]
+        # A sink's outcome is known only after the push, so it rides on the next cycle's report.
+        if isinstance(outcome, dict) and "ok" in outcome and not outcome.get("skipped"):
+            out.gauge("guestagent_sink_previous_cycle_ok",
+                      "1 when the previous cycle's push to this sink was accepted.",
+                      1 if outcome["ok"] else 0, {"sink": sink})
     out.info("guestagent_cycle_info", "How the last cycle was started.",
              {"trigger": cycle["trigger"]})
     out.gauge("guestagent_last_cycle_timestamp_seconds",
