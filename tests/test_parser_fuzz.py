@@ -148,9 +148,10 @@ def timed(parse, text, tries=1, collect=True):
             gc.collect()
         gc.disable()
         try:
-            started = time.perf_counter()
+            # CPU time of this process: what other processes on a shared machine do is not in it.
+            started = time.process_time()
             result = parse(text)
-            seconds = time.perf_counter() - started
+            seconds = time.process_time() - started
         finally:
             gc.enable()
         best = seconds if best is None else min(best, seconds)
@@ -200,13 +201,15 @@ def test_parsers_never_raise_and_stay_linear_on_mutated_fixtures(figures):
                     break
             else:
                 ratio = per_mb[-1] / per_mb[0]
+                for _ in range(3):
+                    if ratio < GROWTH_LIMIT:
+                        break
+                    # Measure again before calling it super-linear: caches and clocks vary.
+                    ratio = min(ratio, timed(parse, make(SIZES[-1]), tries=2) / SIZES[-1]
+                                / (timed(parse, make(SIZES[0]), tries=3) / SIZES[0]))
                 if ratio >= GROWTH_LIMIT:
-                    # Measure once more before calling it super-linear: the machine is shared.
-                    ratio = (timed(parse, make(SIZES[-1])) / SIZES[-1]
-                             / (timed(parse, make(SIZES[0]), tries=3) / SIZES[0]))
-                    if ratio >= GROWTH_LIMIT:
-                        failures.append("{}: {}: s/MB {} (x{:.1f})".format(
-                            kind, name, " ".join("{:.3f}".format(v) for v in per_mb), ratio))
+                    failures.append("{}: {}: s/MB {} (x{:.1f})".format(
+                        kind, name, " ".join("{:.3f}".format(v) for v in per_mb), ratio))
                 if ratio > worst_ratio[0]:
                     worst_ratio = (ratio, "{}: {}".format(kind, name))
     figures("\nparser fuzz: {} inputs tried, {} raised, worst per-MB ratio 256 KB/16 KB {:.2f} "
