@@ -18,7 +18,10 @@ I = 'instance=~"$instance"'
 IT = 'instance=~"$instance", target=~"$target"'
 
 # A router's state, each excluding the worse ones (silent > outage > degraded > healthy).
-SILENT = '(time() - guestagent_last_cycle_timestamp_seconds{%s} > $silent_after_s)' % I
+# last_over_time: a store fed by the import sink holds no recent sample of a silent router, and
+# a Pushgateway keeps the last one; either way the last known cycle is what counts.
+SILENT = ('(time() - last_over_time(guestagent_last_cycle_timestamp_seconds{%s}[1d])'
+          ' > $silent_after_s)' % I)
 OUTAGE = '(max by (instance) (guestagent_sla_in_outage{%s}) == 1)' % I
 DEGRADED = ('(min by (instance) (guestagent_sla_available{%s}) == 0'
             ' or max by (instance) (guestagent_isolation_verdict{%s, verdict!="healthy"}) == 1)'
