@@ -148,19 +148,6 @@ def band(lower_legend, upper_legend):
                         {"id": "color", "value": {"mode": "fixed", "fixedColor": "green"}}]}]
 
 
-def byregex_band(metric):
-    """Band overrides for every target: series named `<target> B-S` / `<target> B+S`."""
-    return [
-        {"matcher": {"id": "byRegexp", "options": "/ B\\+S$/"},
-         "properties": [{"id": "custom.lineWidth", "value": 0},
-                        {"id": "custom.fillOpacity", "value": 15},
-                        {"id": "custom.fillBelowTo", "value": "${__series.name}"},
-                        {"id": "color", "value": {"mode": "fixed", "fixedColor": "green"}}]},
-        {"matcher": {"id": "byRegexp", "options": "/ B[-+]S$/"},
-         "properties": [{"id": "custom.lineWidth", "value": 0},
-                        {"id": "color", "value": {"mode": "fixed", "fixedColor": "green"}}]}]
-
-
 # ---------------------------------------------------------------- variables
 
 def datasource_var():
@@ -331,34 +318,44 @@ def router():
         target(rtt % (IT, "p95"), "{{target}} p95", "B"),
     ], "s", "Round-trip time of the cycle's echo replies (stat=median is the sample's delay).",
         minimum=0), 12, 8)
-    L.add(timeseries("RTT against its baseline", [
-        target(rtt % (IT, "median"), "{{target}}", "A"),
-        target('guestagent_sla_baseline_seconds{%s, metric="rtt"}'
-               ' - guestagent_sla_baseline_spread_seconds{%s, metric="rtt"}' % (IT, IT),
-               "{{target}} B-S", "B"),
-        target('guestagent_sla_baseline_seconds{%s, metric="rtt"}'
-               ' + guestagent_sla_baseline_spread_seconds{%s, metric="rtt"}' % (IT, IT),
-               "{{target}} B+S", "C"),
-    ], "s", "The band is the baseline B (median of the trailing window) plus and minus its "
-            "spread S (IQR).", overrides=byregex_band("rtt")), 12, 8)
+    L.add(timeseries("Jitter", [
+        target('guestagent_icmp_jitter_seconds{%s}' % IT, "{{target}}"),
+    ], "s", "Mean absolute difference of consecutive RTTs (IPDV).", minimum=0), 12, 8)
     L.add(timeseries("Loss", [
         target('guestagent_icmp_loss_ratio{%s}' % IT, "{{target}}"),
     ], "percentunit", "(sent - received) / sent in each cycle's sample.", minimum=0,
-        maximum=1), 8, 8)
-    L.add(timeseries("Jitter", [
-        target('guestagent_icmp_jitter_seconds{%s}' % IT, "{{target}}", "A"),
-        target('guestagent_sla_baseline_seconds{%s, metric="jitter"}'
-               ' - guestagent_sla_baseline_spread_seconds{%s, metric="jitter"}' % (IT, IT),
-               "{{target}} B-S", "B"),
-        target('guestagent_sla_baseline_seconds{%s, metric="jitter"}'
-               ' + guestagent_sla_baseline_spread_seconds{%s, metric="jitter"}' % (IT, IT),
-               "{{target}} B+S", "C"),
-    ], "s", "Mean absolute difference of consecutive RTTs (IPDV), with its baseline band.",
-        minimum=0, overrides=byregex_band("jitter")), 8, 8)
+        maximum=1), 12, 8)
     L.add(timeseries("MOS", [
         target('guestagent_icmp_mos_estimate{%s}' % IT, "{{target}}"),
     ], "none", "Voice quality estimated by the simplified E-model (1-5).", minimum=1,
-        maximum=5, thresholds=[(None, "red"), (3.6, "orange"), (4.0, "green")]), 8, 8)
+        maximum=5, thresholds=[(None, "red"), (3.6, "orange"), (4.0, "green")]), 12, 8)
+    # A row per test point (repeated over $target): a band is filled between two named
+    # series, B - S and B + S, which only a single test point's panels can name.
+    L.row("Baselines: $target")
+    L.panels[-1]["repeat"] = "target"
+    for metric, title in (("rtt", "RTT"), ("jitter", "Jitter")):
+        value = ('guestagent_icmp_rtt_seconds{%s, stat="median"}' % IT if metric == "rtt"
+                 else 'guestagent_icmp_jitter_seconds{%s}' % IT)
+        base = 'guestagent_sla_baseline_seconds{%s, metric="%s"}' % (IT, metric)
+        spread = 'guestagent_sla_baseline_spread_seconds{%s, metric="%s"}' % (IT, metric)
+        L.add(timeseries("%s against its baseline ($target)" % title, [
+            target(value, metric, "A"),
+            target("%s - %s" % (base, spread), "B-S", "B"),
+            target("%s + %s" % (base, spread), "B+S", "C"),
+        ], "s", "The band is the baseline B (median of the trailing window) plus and minus "
+                "its spread S (IQR, floored).", overrides=band("B-S", "B+S"), minimum=0),
+            8, 8)
+    L.add(timeseries("Loss against its baseline ($target)", [
+        target('guestagent_icmp_loss_ratio{%s}' % IT, "loss", "A"),
+        target('guestagent_sla_baseline_ratio{%s, metric="loss"}'
+               ' - guestagent_sla_baseline_spread_ratio{%s, metric="loss"}' % (IT, IT),
+               "B-S", "B"),
+        target('guestagent_sla_baseline_ratio{%s, metric="loss"}'
+               ' + guestagent_sla_baseline_spread_ratio{%s, metric="loss"}' % (IT, IT),
+               "B+S", "C"),
+    ], "percentunit", "The band is the baseline B of the loss ratio plus and minus its "
+                      "spread S.", overrides=band("B-S", "B+S"), minimum=0), 8, 8)
+    L.row("SLA state")
     L.add(timeseries("Within baseline (Fa) today", [
         target('guestagent_sla_within_baseline_today_ratio{%s}' % IT,
                "{{target}} {{metric}}"),

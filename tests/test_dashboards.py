@@ -96,12 +96,25 @@ def test_dashboard_structure(name):
         assert panel["targets"], panel["title"]
         for t in panel["targets"]:
             assert t["datasource"] == DATASOURCE, panel["title"]
+        legends = {t["legendFormat"] for t in panel["targets"]}
         config = panel["fieldConfig"]
+        for override in config["overrides"]:
+            for prop in override["properties"]:
+                if prop["id"] == "custom.fillBelowTo":  # a band names its other edge
+                    assert prop["value"] in legends and override["matcher"]["options"] in \
+                        legends, panel["title"]
         assert config["defaults"]["unit"] in UNITS, (panel["title"], config["defaults"]["unit"])
         for override in config["overrides"]:
             for prop in override["properties"]:
                 if prop["id"] == "unit":
                     assert prop["value"] in UNITS, (panel["title"], prop["value"])
+    cells = set()  # no two panels overlap on the grid
+    for panel in panels:
+        grid = panel["gridPos"]
+        mine = {(x, y) for x in range(grid["x"], grid["x"] + grid["w"])
+                for y in range(grid["y"], grid["y"] + grid["h"])}
+        assert not cells & mine, panel["title"]
+        cells |= mine
     variables = {v["name"]: v for v in dashboard["templating"]["list"]}
     assert variables["datasource"]["type"] == "datasource"
     assert variables["datasource"]["query"] == "prometheus"
