@@ -500,9 +500,9 @@ def sla():
     L.add(timeseries("Availability per day against the target", [
         target(availability("instance, target", IT, "1d"), "{{instance}} {{target}}", "A",
                interval="1d"),
-        target('vector($sla_target)', "target", "B"),
+        target('vector($sla_target)', "SLA target", "B"),
     ], "percentunit", "Each point is the availability of the day before it (1 d windows).",
-        maximum=1, overrides=[{"matcher": {"id": "byName", "options": "target"},
+        maximum=1, overrides=[{"matcher": {"id": "byName", "options": "SLA target"},
                                "properties": [{"id": "custom.lineStyle",
                                                "value": {"fill": "dash", "dash": [10, 10]}},
                                               {"id": "color", "value": {
