@@ -30,6 +30,7 @@ VALUES = [
     ("$target", "loopback"),
 ]
 ROUTERS = ("lab-ok", "lab-degraded", "lab-bad", "lab-silent")
+STEP_S = 1  # of the range queries
 # Queries that legitimately return nothing here, and why (they must still parse).
 MAY_BE_EMPTY = {
     "LTE RSRQ, SNR and SINR C": "the captured modem output prints no SINR (where IOS prints it)",
@@ -296,6 +297,8 @@ def lab(tmp_path_factory):
         assert last["lab-bad"]["sla"]["targets"]["loopback"]["in_outage"] is True
         assert last["lab-degraded"]["sla"]["targets"]["loopback"]["in_outage"] is False
         started = {i: r["cycle"]["started_ts"] for i, r in last.items()}
+        # A range query's last point must come after the newest sample (see run_query).
+        time.sleep(max(0.0, max(started.values()) + 5 * STEP_S - time.time()))
         yield {"prometheus": prometheus.url, "victoriametrics": vm.url, "started": started}
     finally:
         if vm is not None:
@@ -322,10 +325,10 @@ def run_query(url, expr, kind):
         return data
     if kind == "instant":
         return api(url, "/api/v1/query", query=expr, time=now)["result"]
-    # The cycles ran seconds ago, and VictoriaMetrics aligns a range's end down to a multiple
-    # of the step: the range ends a little after now so that its last point covers them.
-    return api(url, "/api/v1/query_range", query=expr, start=now - 600, end=now + 30,
-               step=5)["result"]
+    # VictoriaMetrics aligns a range to its step and answers no later than now: a small step,
+    # and the lab's newest sample is older than two steps (see `lab`).
+    return api(url, "/api/v1/query_range", query=expr, start=now - 600, end=now,
+               step=STEP_S)["result"]
 
 
 @pytest.mark.parametrize("backend", ["prometheus", "victoriametrics"])
