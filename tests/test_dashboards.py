@@ -336,7 +336,8 @@ def test_every_query_parses_and_returns_series(lab, backend, capsys):
     checked, empty, sides = 0, [], 0
     for label, expr, kind in queries():
         sides += label.endswith(" without vector(0)")
-        result = run_query(lab[backend], fill(expr, silent_after_s(lab["started"])), kind)  # a parse error fails in api()
+        # A query that does not parse fails in api().
+        result = run_query(lab[backend], fill(expr, silent_after_s(lab["started"])), kind)
         checked += 1
         if not result:
             empty.append(label)
