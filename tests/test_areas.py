@@ -14,7 +14,7 @@ from guestagent import areas, config
 from guestagent.collectors import location
 from guestagent.deadline import Deadline
 from guestagent.metrics import MetricSet
-from tests.conftest import ROOT, write_config
+from tests.conftest import ROOT, free_port, run_agent, write_config
 
 # -- the geohash ---------------------------------------------------------------------------------
 
@@ -142,6 +142,39 @@ def test_area_precision_is_validated(tmp_path, value):
         info.value.problems)
 
 
+def test_real_cycles_parked_at_a_cell_edge_report_one_area_and_one_info_series(tmp_path):
+    latitude, edge = _edge()
+    metres_per_degree = 111320.0 * 0.7135
+    seen, series = set(), set()
+    for offset_m in (-40, 35, -20, 50, 10):  # GPS jitter across the edge of spyke
+        text = """
+agent: {{state_dir: {state}, deadline_s: 10, instance: bus-9}}
+device: {{kind: simulated}}
+path_discovery: {{enabled: false}}
+probes:
+  icmp: {{count: 1, interval_s: 0.2, timeout_s: 1}}
+targets:
+  - {{name: loopback, host: 127.0.0.1}}
+router:
+  ipsla: {{enabled: false}}
+  cellular: {{enabled: false}}
+  interfaces: {{enabled: false}}
+  gps: {{enabled: false}}
+  location: {{latitude: {latitude}, longitude: {longitude}}}
+""".format(state=tmp_path / "state", latitude=latitude,
+           longitude=edge + offset_m / metres_per_degree)
+        proc = run_agent(["run", "--config", write_config(tmp_path, text), "--dry-run",
+                          "--json"])
+        assert proc.returncode == 0, proc.stdout + proc.stderr
+        report = json.loads(proc.stdout)
+        seen.add(report["location"]["area"])
+        out = MetricSet()
+        location.metrics(report["location"], out)
+        series.update(out.families["guestagent_location_info"][2])
+    assert seen == {"spyke"}  # the first fix was inside spyke; the jitter never left it by 250 m
+    assert len(series) == 1
+
+
 # -- worst areas --------------------------------------------------------------------------------
 
 def _report(instance, area, samples):
@@ -174,6 +207,13 @@ class Args(object):
     def __init__(self, **kw):
         self.journal, self.victoriametrics, self.format, self.top = [], None, "table", None
         self.__dict__.update(kw)
+
+
+def test_an_unreachable_store_is_an_error_and_exit_1():
+    out, err = io.StringIO(), io.StringIO()
+    url = "http://127.0.0.1:{}".format(free_port())  # nothing listens there
+    assert areas.report_rows(Args(victoriametrics=url), out, err) == 1
+    assert url in err.getvalue() and out.getvalue().startswith("area")
 
 
 def test_report_rows_without_a_source_is_a_usage_error():
@@ -292,6 +332,10 @@ def test_victoriametrics_gives_the_same_rows_as_the_journals(fleet, victoriametr
         assert answer.status_code < 300, answer.text
     victoriametrics.export("guestagent_probe_success", expect_points=9)
     victoriametrics.export("guestagent_location_info", expect_points=9)
+    # a bus that drove through three areas left three location series, not one per fix
+    info = victoriametrics.export("guestagent_location_info")
+    assert len(info) == 9 and sorted(set(labels["area"] for labels, _, _ in info)) == sorted(
+        areas.encode(*place, precision=5) for place in PLACES.values())
     from_store = areas.rows_from_samples(areas.victoriametrics_samples(victoriametrics.url))
     from_journals = areas.worst_areas(areas.journal_reports(sorted(fleet.values())))
     assert from_store == from_journals
