@@ -163,7 +163,7 @@ def test_location_from_gps_fix(tmp_path):
     assert data["age_s"] is not None and data["gps"]["slot"] == "0/1/0"
 
 
-def test_location_metrics_carry_coordinates_as_labels_only_on_info(tmp_path):
+def test_location_metrics_carry_an_area_never_coordinates_as_labels(tmp_path):
     out = MetricSet()
     location.metrics(location.collect(embedded(), load(tmp_path), Deadline(10)), out)
     assert out.value("guestagent_location_latitude_degrees", source="gps") == \
@@ -171,12 +171,11 @@ def test_location_metrics_carry_coordinates_as_labels_only_on_info(tmp_path):
     assert out.value("guestagent_location_altitude_meters") == 57
     assert out.value("guestagent_gps_fix_dimensions", slot="0/1/0") == 3
     assert out.value("guestagent_gps_satellites") == 6
-    assert out.value("guestagent_location_info", latitude="44.395663",
-                     longitude="8.936680", fix="3D") == 1
+    # the 5-character geohash cell of the fix (Genova)
+    assert out.value("guestagent_location_info", area="spyke", fix="3D") == 1
     for name in out.names():
-        if name != "guestagent_location_info":
-            for key in out.families[name][2]:
-                assert "latitude" not in dict(key)
+        for key in out.families[name][2]:
+            assert "latitude" not in dict(key) and "longitude" not in dict(key)
 
 
 def test_no_fix_falls_back_to_static(tmp_path):

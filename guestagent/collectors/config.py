@@ -7,6 +7,7 @@ router:
   gps: {enabled: true, slot: "0/1/0"}
   interfaces: {enabled: true, names: [Cellular0/1/0, GigabitEthernet0/0/0]}
   location: {latitude: 44.3957, longitude: 8.9367, altitude_m: 57}   # fixed sites
+  # location: {area_precision: 5, area_margin_m: 250}   # the `area` label (guestagent/areas.py)
 ```
 """
 
@@ -63,5 +64,11 @@ SCHEMA = Section({
         "altitude_m": Num(None, "static altitude above sea level, metres", minimum=-1000,
                           maximum=20000),
         "name": Str(None, "site name, a label on the location info metric", valid=LABEL),
+        "area_precision": Int(5, "geohash characters of the `area` label (QoE by area): 5 is "
+                                 "about 4.9 km x 4.9 km, each more is ~6x smaller",
+                              minimum=1, maximum=9),
+        "area_margin_m": Num(250.0, "a fix must lie this far outside the previous area's cell "
+                                    "before the area changes (GPS jitter at a cell edge)",
+                             minimum=0, maximum=100000),
     }, default={}),
 }, default={})

@@ -3,7 +3,9 @@
 The report's `location` section:
 `{"source": "gps"|"nmea"|"static"|"none", "latitude", "longitude", "altitude_m", "fix" ("2D"/"3D" for
 GPS, None otherwise), "satellites", "hdop", "timestamp" (the fix's GPS time, ISO UTC), "age_s",
-"gps": {"slot", "status", "fix_type", "has_fix", "satellites_in_view", "error"}, "name"}`.
+"gps": {"slot", "status", "fix_type", "has_fix", "satellites_in_view", "error"}, "name",
+"area"}`; `area` is the coarse geohash cell of the position (`router.location.area_precision`,
+with hysteresis against GPS jitter kept in `<state_dir>/area.json`: guestagent/areas.py).
 Without a fix there are no coordinates from GPS, never (0, 0): the static location is used when
 configured, else `source: none` without latitude/longitude.
 
@@ -19,6 +21,38 @@ from guestagent.device import DeviceError
 
 
 def collect(device, config, deadline):
+    data = _locate(device, config, deadline)
+    if data.get("latitude") is None or data.get("longitude") is None:
+        return data
+    # The coarse area (guestagent/areas.py): a label that stays put while the router does.
+    from guestagent import areas
+    location = common.settings(config).location
+    problems = []
+    data["area"] = areas.settle(data["latitude"], data["longitude"],
+                                location.get("area_precision") or areas.DEFAULT_PRECISION,
+                                _margin_m(location), _state_dir(config), problems)
+    if problems:
+        from guestagent.report import Partial
+        raise Partial(data, problems)
+    return data
+
+
+def _margin_m(location):
+    margin_m = location.get("area_margin_m")
+    if margin_m is None:
+        from guestagent import areas
+        return areas.DEFAULT_MARGIN_M
+    return margin_m
+
+
+def _state_dir(config):
+    try:
+        return config.agent.state_dir
+    except (AttributeError, KeyError):
+        return None
+
+
+def _locate(device, config, deadline):
     router = common.settings(config)
     gps_settings = router.gps
     gps = None
@@ -160,8 +194,8 @@ def metrics(data, out):
                   data["longitude"], labels)
         out.gauge("guestagent_location_altitude_meters", "Altitude above sea level.",
                   data.get("altitude_m"), labels)
-        info = {"source": source, "latitude": "{:.6f}".format(data["latitude"]),
-                "longitude": "{:.6f}".format(data["longitude"]), "fix": data.get("fix") or "",
+        # No coordinates as labels: a moving router would add a series every cycle.
+        info = {"source": source, "area": data.get("area") or "", "fix": data.get("fix") or "",
                 "site": data.get("name") or ""}
         out.info("guestagent_location_info", "The router's location as labels.", info)
     if source in ("gps", "nmea"):
