@@ -219,9 +219,8 @@ def outage_verdict(verdicts, outage, end_ts):
     healthy/unknown, with its count; None when the journal has no verdict for that time."""
     import bisect
     until = outage["end_ts"] if outage["end_ts"] is not None else end_ts
-    times = [ts for ts, _ in verdicts]
-    lo = bisect.bisect_left(times, outage["start_ts"])
-    hi = max(lo + 1, bisect.bisect_left(times, until))  # a zero-length outage: its own cycle
+    lo = bisect.bisect_left(verdicts, (outage["start_ts"],))
+    hi = max(lo + 1, bisect.bisect_left(verdicts, (until,)))  # zero length: its own cycle
     named = [v for _, v in verdicts[lo:hi]]
     if not named:
         return None
@@ -273,9 +272,10 @@ p, dl { margin: 4px 0; }
 table { width: 100%; border-collapse: collapse; table-layout: fixed; margin: 4px 0 8px; }
 th, td { padding: 2px 4px; border-bottom: 1px solid #d5dae1; text-align: right;
   overflow-wrap: break-word; word-wrap: break-word; vertical-align: top; }
-th { background: #eef2f7; font-weight: 600; }
+th { background: #eef2f7; font-weight: 600; font-size: 9pt; }
 th:first-child, td:first-child, td.text, th.text { text-align: left; }
-table.kv th { text-align: left; width: 28%; }
+table.kv th { text-align: left; }
+#router th { width: 22%; }
 table.kv td { text-align: left; }
 .ok { color: #0b6b2f; font-weight: 600; }
 .miss { color: #b3261e; font-weight: 600; }
@@ -373,9 +373,9 @@ def render(totals, daily, context, sla_config, interval_s, objective, now_ts):
     if not entities:
         out.append("<p>No test points with samples in this period.</p>")
     else:
-        out.append('<table id="summary"><colgroup><col style="width:26%"><col style="width:13%">'
-                   '<col style="width:9%"><col style="width:11%"><col style="width:8%">'
-                   '<col style="width:11%"><col style="width:11%"><col style="width:11%">'
+        out.append('<table id="summary"><colgroup><col style="width:24%"><col style="width:15%">'
+                   '<col style="width:9%"><col style="width:10%"><col style="width:10%">'
+                   '<col style="width:11%"><col style="width:11%"><col style="width:10%">'
                    '</colgroup><tr><th>Test point / group</th><th>Availability</th>'
                    '<th>Target</th><th>Known</th><th>Outages</th><th>Down</th><th>Longest</th>'
                    '<th>MTBO</th></tr>')
@@ -436,22 +436,32 @@ def _entity(kind, entry, daily, context, end_ts, objective, first):
         out.append('<p class="sub">members: {}</p>'.format(_esc(", ".join(entry["members"]))))
     fa = s["fa"].get(metric) or {}
     base = (s["baseline"] or {}).get(metric) or {}
-    out.append('<table class="figures"><tr><th>Availability</th><th>Known</th><th>Outages</th>'
-               '<th>Down</th><th>MTBO</th><th>Delay P50 / P95 / P99</th><th>Loss</th>'
-               '<th>Fa</th><th>Baseline B / S</th></tr>')
     base_text = "-" if not base else "{} / {} ms{}".format(
         report._ms(base.get("B")), report._ms(base.get("S")),
         " (learning)" if base.get("learning") else "")
-    out.append("<tr>{}<td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{} / {} / {} ms</td>"
-               "<td>{} %</td><td>{}</td><td>{}</td></tr></table>".format(
-                   _avail_cell(s, objective), duration(s["known_s"]), s["outages"]["count"],
-                   duration(s["outages"]["total_s"]),
-                   duration(s["mean_time_between_outages_s"]),
-                   report._ms(s["delay_ms"]["p50"]), report._ms(s["delay_ms"]["p95"]),
-                   report._ms(s["delay_ms"]["p99"]), pct(s["loss_ratio"], 2),
-                   "-" if fa.get("fa") is None else "{} % of {}".format(pct(fa["fa"], 1),
-                                                                        fa["n"]),
-                   _esc(base_text)))
+    pairs = [
+        ("Availability", None), ("Delay P50 / P95 / P99", "{} / {} / {} ms".format(
+            report._ms(s["delay_ms"]["p50"]), report._ms(s["delay_ms"]["p95"]),
+            report._ms(s["delay_ms"]["p99"]))),
+        ("Known time", duration(s["known_s"])), ("Loss", "{} %".format(pct(s["loss_ratio"], 2))),
+        ("Outages / down", "{} / {}".format(s["outages"]["count"],
+                                            duration(s["outages"]["total_s"]))),
+        ("Fa (delay)", "-" if fa.get("fa") is None else "{} % of {} samples".format(
+            pct(fa["fa"], 1), fa["n"])),
+        ("Mean time between outages", duration(s["mean_time_between_outages_s"])),
+        ("Baseline B / S (delay)", base_text),
+    ]
+    out.append('<table class="kv figures"><colgroup><col style="width:22%">'
+               '<col style="width:24%"><col style="width:24%"><col style="width:30%">'
+               '</colgroup>')
+    for i in range(0, len(pairs), 2):
+        cells = []
+        for key, value in pairs[i:i + 2]:
+            cells.append("<th>{}</th>{}".format(
+                _esc(key), _avail_cell(s, objective) if value is None else
+                "<td>{}</td>".format(_esc(value))))
+        out.append("<tr>{}</tr>".format("".join(cells)))
+    out.append("</table>")
     if kind == "target" and len(s["baseline"] or {}) > 1:
         others = []
         for name in sorted(s["baseline"]):
@@ -468,11 +478,17 @@ def _entity(kind, entry, daily, context, end_ts, objective, first):
     outages = s["outages"]["list"]
     if outages:
         between = [None] + report.engine.time_between_outages(outages)
+        listed = list(zip(outages, between))
+        if len(listed) > MAX_OUTAGES_LISTED:  # the longest ones, in time order
+            longest = sorted(range(len(listed)), key=lambda i: -_length_s(outages[i]))
+            keep = set(longest[:MAX_OUTAGES_LISTED])
+            rest = [outages[i] for i in longest[MAX_OUTAGES_LISTED:]]
+            listed = [item for i, item in enumerate(listed) if i in keep]
         out.append('<table class="outages"><colgroup><col style="width:30%">'
                    '<col style="width:22%"><col style="width:22%"><col style="width:26%">'
                    '</colgroup><tr><th>Outage start (UTC)</th><th>Duration</th>'
                    '<th>Since previous</th><th class="text">Fault domain</th></tr>')
-        for outage, gap in zip(outages, between):
+        for outage, gap in listed:
             if outage["end_ts"] is None:
                 length = "open, {} so far".format(duration(outage.get("duration_so_far_s")))
                 seconds = outage.get("duration_so_far_s")
@@ -487,6 +503,11 @@ def _entity(kind, entry, daily, context, end_ts, objective, first):
                            outage["start_ts"], seconds, _esc(_iso(outage["start_ts"])),
                            _esc(length), duration(gap), _esc(verdict_text)))
         out.append("</table>")
+        if len(listed) < len(outages):
+            out.append('<p class="sub more-outages" data-not-listed="{}">{} shorter outage(s) not '
+                       'listed, each {} or less, {} in all (`guestagent sla --json` lists every '
+                       'one).</p>'.format(len(rest), len(rest), duration(_length_s(rest[0])),
+                                          duration(sum(o["in_window_s"] for o in rest))))
     else:
         out.append('<p class="sub">No outage in the period.</p>')
     if daily:
@@ -506,6 +527,14 @@ def _entity(kind, entry, daily, context, end_ts, objective, first):
         out.append("</div>")
     out.append("</section>")
     return "\n".join(out)
+
+
+# An entity's outage list on paper: its longest outages; the others are summed up below it.
+MAX_OUTAGES_LISTED = 25
+
+
+def _length_s(outage):
+    return outage.get("duration_s", outage.get("duration_so_far_s")) or 0.0
 
 
 # -- inline SVG charts -----------------------------------------------------------------------------
