@@ -15,7 +15,7 @@ import sys
 from guestagent import EXIT_LOCKED, EXIT_OK, EXIT_USAGE, __version__
 
 # Subcommands that live in guestagent/commands/<name>.py (HELP, add_arguments, main).
-COMMANDS = ["demo", "eem", "doctor", "bundle", "status", "sla", "state"]
+COMMANDS = ["demo", "eem", "doctor", "bundle", "status", "sla", "state", "report"]
 
 EPILOG = """exit codes: 0 ok, 1 the cycle ran but recorded errors, 2 bad configuration or usage,
 3 another cycle holds the lock"""

@@ -348,7 +348,10 @@ def verdicts(records, cfg):
                 _, old = fifo.pop(0)
                 del ordered[bisect.bisect_left(ordered, old)]
             if needs_refresh(kept.get(column), record["ts"], th.refresh_s):
-                kept[column] = baseline(ordered, th.floor_abs, th.floor_rel, th.min_samples)
+                # `ordered` is sorted and holds no None: no copy and sort per refresh (a month of
+                # journal has one refresh per sample while learning)
+                kept[column] = baseline_of_sorted(ordered, th.floor_abs, th.floor_rel,
+                                                  th.min_samples)
                 if kept[column] is not None:
                     kept[column]["computed_ts"] = record["ts"]
             record["within"][column] = within(record["values"][column], kept[column],
