@@ -22,7 +22,7 @@ dev_setup() {
     DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends \
       iputils-ping traceroute fping nftables iproute2 procps curl \
       prometheus-pushgateway victoria-metrics prometheus prometheus-blackbox-exporter \
-      python3-venv sudo >/dev/null
+      python3-venv sudo chromium >/dev/null
   fi
   local py=${PYTHON:-python3}
   [ -x "$here/.venv/bin/python" ] || "$py" -m venv "$here/.venv"

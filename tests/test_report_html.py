@@ -2,7 +2,6 @@
 and how headless Chromium renders it (PNG, PDF, layout)."""
 
 import argparse
-import importlib.machinery
 import json
 import os
 import re
@@ -10,7 +9,6 @@ import shutil
 import subprocess
 import sys
 import time
-import types
 from html.parser import HTMLParser
 
 import pytest
@@ -246,17 +244,25 @@ def test_from_to_and_selection(site, tmp_path, capsys):
     assert page.rows["either"]["data-outages"] == "1"  # 103..105: both down
 
 
-def test_by_area_hook(site, capsys, monkeypatch):
-    import importlib.util
-    if importlib.util.find_spec("guestagent.areas") is None:
-        code, _, err = run(report_command, ["-c", site["config"], "--by", "area"], capsys)
-        assert code == 2 and "guestagent.areas" in err
-    areas = types.ModuleType("guestagent.areas")
-    areas.__spec__ = importlib.machinery.ModuleSpec("guestagent.areas", None)
-    areas.report_rows = lambda args: [{"area": "u09tv", "samples": 3}]
-    monkeypatch.setitem(sys.modules, "guestagent.areas", areas)
-    code, out, _ = run(report_command, ["-c", site["config"], "--by", "area"], capsys)
-    assert code == 0 and json.loads(out) == {"area": "u09tv", "samples": 3}
+def test_by_area_goes_to_the_areas_report(site, tmp_path, capsys, monkeypatch):
+    from guestagent import areas
+    code, _, err = run(report_command, ["-c", site["config"], "--by", "area"], capsys)
+    assert code == 2 and "--journal" in err  # no source given
+    seen = {}
+
+    def report_rows(args):
+        seen.update(journal=args.journal, victoriametrics=args.victoriametrics,
+                    format=args.format, top=args.top)
+        return 0
+    monkeypatch.setattr(areas, "report_rows", report_rows)
+    code, _, _ = run(report_command, ["-c", site["config"], "--by", "area", "--journal", "a",
+                                      "--journal", "b", "--format", "json", "--top", "3"], capsys)
+    assert code == 0
+    assert seen == {"journal": ["a", "b"], "victoriametrics": None, "format": "json", "top": 3}
+    # Several journals make sense for a fleet's areas only.
+    code, _, err = run(report_command, ["-c", site["config"], "--journal", "a", "--journal",
+                                        "b"], capsys)
+    assert code == 2 and "--by area" in err
 
 
 def test_report_plugs_into_the_command_line(site, tmp_path, capsys):

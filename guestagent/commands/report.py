@@ -23,8 +23,9 @@ DEFAULT_OBJECTIVE_PCT = 99.9
 def add_arguments(parser):
     from guestagent.cli import add_config_argument
     add_config_argument(parser, "its agent.state_dir, journal.dir and sla thresholds")
-    parser.add_argument("--journal", metavar="DIR",
-                        help="compute from journal files in DIR instead of the state store")
+    parser.add_argument("--journal", metavar="DIR", action="append",
+                        help="compute from journal files in DIR instead of the state store "
+                        "(with --by area: repeatable, one directory per router)")
     parser.add_argument("--state-dir", metavar="DIR", help="state directory (default: from config)")
     parser.add_argument("--month", metavar="YYYY-MM",
                         help="a calendar month, UTC (default: the last complete month)")
@@ -42,7 +43,13 @@ def add_arguments(parser):
                         help="HTML file to write, `-` for stdout (default: "
                         "sla-report-<period>.html)")
     parser.add_argument("--by", choices=("area",),
-                        help="area: the worst areas instead (guestagent.areas)")
+                        help="area: the worst areas over a fleet's journals or VictoriaMetrics "
+                        "instead (docs/areas.md)")
+    parser.add_argument("--victoriametrics", metavar="URL",
+                        help="with --by area: read the fleet from this VictoriaMetrics")
+    parser.add_argument("--format", choices=("table", "json"), default="table",
+                        help="with --by area: a table or JSON (default: table)")
+    parser.add_argument("--top", type=int, metavar="N", help="with --by area: the N worst areas")
 
 
 # -- the period ------------------------------------------------------------------------------------
@@ -92,6 +99,11 @@ def main(args):
     from guestagent import EXIT_OK, EXIT_USAGE
     if args.by == "area":
         return _by_area(args)
+    if args.journal and len(args.journal) > 1:
+        sys.stderr.write("guestagent report: one --journal for a router's report (several go "
+                         "with --by area)\n")
+        return EXIT_USAGE
+    args.journal = args.journal[0] if args.journal else None
     from guestagent.cli import load_config
     from guestagent.sla import config as sla_config_module
     from guestagent.sla import report
@@ -168,21 +180,9 @@ def main(args):
 
 
 def _by_area(args):
-    """The worst areas, from `guestagent.areas` where this build has it."""
-    import importlib
-    import importlib.util
-    from guestagent import EXIT_OK, EXIT_USAGE
-    if importlib.util.find_spec("guestagent.areas") is None:
-        sys.stderr.write("guestagent report: --by area needs guestagent.areas, which this "
-                         "installation lacks\n")
-        return EXIT_USAGE
-    result = importlib.import_module("guestagent.areas").report_rows(args)
-    if isinstance(result, int):
-        return result
-    import json
-    for row in result or ():
-        sys.stdout.write(json.dumps(row, sort_keys=True, default=str) + "\n")
-    return EXIT_OK
+    """The worst areas (guestagent.areas): prints them, returns the exit code."""
+    from guestagent import areas
+    return areas.report_rows(args)
 
 
 def journal_context(journal_dir, start, end):
