@@ -6,6 +6,8 @@ import subprocess
 import sys
 import time
 
+import pytest
+
 from guestagent import cli as command_line
 from guestagent.commands import status as statuses
 from guestagent.sinks import journal
@@ -154,6 +156,11 @@ targets: [{{name: lo4, host: 127.0.0.1}}]
     assert as_json["test_points"][0]["name"] == "lo4"
     assert as_json["ipsla"][3]["return_code"] == "Timeout"
     assert as_json["location"]["fix"] == "3D"
+    # the sparkline of a real cycle: one sample without loss in its hour
+    assert any(line.startswith("lo4              |") for line in lines)
+    day = as_json["last_24h"]["test_points"]["lo4"]
+    assert sum(day["samples"]) == 1 and day["level"].count(0) == 1
+    assert day["loss_ratio_24h"] == 0.0 and day["down_hours"] == 0
 
 
 def test_no_report_yet(tmp_path, capsys):
@@ -213,3 +220,117 @@ def test_push_outcomes_come_from_the_next_report_and_the_outcome_file(tmp_path):
     assert history["last_ok_ts"] == NOW - 900
     assert history["failures_since_ok"] == 2
     assert history["last_error"] == "HTTP 503 from the Pushgateway"
+
+
+# -- the last 24 hours ---------------------------------------------------------------------------
+
+# Loss per hour of "isp-edge" (hours after the oldest cell's start), and what its cell shows.
+HOUR_LOSS = {3: 0.005, 5: 0.03, 7: 0.2}
+DOWN_HOUR, ERROR_HOUR, SILENT_HOURS = 9, 11, (13, 14)
+ASCII_LINE = "___-_=_*_#_?_  _________"
+UNICODE_LINE = ASCII_LINE.translate(dict(zip(map(ord, "_-=*#"), statuses.GLYPHS_UNICODE)))
+
+
+def day_journal(directory, now=NOW):
+    """Three cycles an hour from two hours before the oldest cell to `now`: one of them at
+    total loss in DOWN_HOUR, only measurement errors in ERROR_HOUR, none in SILENT_HOURS; the
+    hours before the day lose everything (they must not show)."""
+    start = statuses.hours_start(now)
+    reports = []
+    for hour in range(-2, statuses.HOURS):
+        if hour in SILENT_HOURS:
+            continue
+        for k in range(3):
+            ts = start + hour * 3600 + k * 1200
+            if ts > now:
+                continue
+            loss = 1.0 if hour < 0 or (hour == DOWN_HOUR and k == 1) else HOUR_LOSS.get(hour, 0.0)
+            reports.append(make_report(ts, probes=[
+                icmp("isp-edge", loss, 12.0 + hour, 0.5, 4.3,
+                     error="ping not available: no ping" if hour == ERROR_HOUR else None),
+                icmp("a-test-point-with-a-long-name", 0.0, 30.0, 1.0, 4.2)]))
+    return write_journal(directory, reports)
+
+
+def day_status(directory, now=NOW):
+    report = next(statuses.newest_first(directory, 1))
+    day = statuses.last_day(directory, ["isp-edge", "a-test-point-with-a-long-name"], now)
+    return statuses.build(report, statuses.push_history(directory, now), now, 300, day)
+
+
+def test_sparkline_one_cell_per_hour_in_80_columns(tmp_path):
+    directory = day_journal(tmp_path)
+    status = day_status(directory)
+    for glyphs, cells in ((statuses.GLYPHS_ASCII, ASCII_LINE),
+                          (statuses.GLYPHS_UNICODE, UNICODE_LINE)):
+        lines = statuses.lines(status, NOW, glyphs)
+        # NOW is noon: the oldest cell is 13:00 yesterday, the newest the current hour
+        assert "LAST 24 H (UTC)  |     18    00    06     |   LOSS   DOWN  RTT P50" in lines
+        edge = [line for line in lines if line.startswith("isp-edge         |")]
+        assert edge == ["isp-edge         |{}|   2.8%    1 h  22.0 ms".format(cells)]
+        assert "a-test-point-wit |_____________  _________|   0.0%    0 h  30.0 ms".translate(
+            dict(zip(map(ord, "_"), glyphs))) in lines
+        assert "{} 0 loss  {} <=1%  {} <=5%  {} >5%  {} down  {} errors  blank: no cycle" \
+            .format(*glyphs) in lines
+        assert all(len(line) <= 80 for line in lines), "\n".join(lines)
+
+
+def test_sparkline_series_in_json_are_numbers(tmp_path):
+    directory = day_journal(tmp_path)
+    day = day_status(directory)["last_24h"]
+    assert day["bucket_s"] == 3600 and len(day["hours_ts"]) == 24
+    assert day["hours_ts"][0] == statuses.hours_start(NOW) and day["hours_ts"][-1] == NOW
+    edge = day["test_points"]["isp-edge"]
+    assert edge["samples"][:4] == [3, 3, 3, 3] and edge["samples"][-1] == 1  # only 12:00 yet
+    assert [edge["samples"][h] for h in SILENT_HOURS] == [0, 0]
+    assert edge["loss_ratio"][3] == pytest.approx(0.005)
+    assert edge["loss_ratio"][7] == pytest.approx(0.2)
+    assert edge["loss_ratio"][DOWN_HOUR] == pytest.approx(1 / 3.0)
+    assert edge["down"][DOWN_HOUR] == 1 and sum(edge["down"]) == 1  # the day before is out
+    assert edge["errors"][ERROR_HOUR] == 3 and edge["loss_ratio"][ERROR_HOUR] is None
+    assert edge["rtt_median_ms"][5] == 17.0
+    assert edge["level"] == [None if c == " " else "_-=*#?".index(c) for c in ASCII_LINE]
+    # one sample counts once over the day: 61 measured samples
+    assert edge["loss_ratio_24h"] == pytest.approx((3 * (0.005 + 0.03 + 0.2) + 1.0) / 61)
+    assert edge["down_hours"] == 1
+    json.dumps(day)  # plain numbers, None and lists
+
+
+def test_sparkline_falls_back_to_ascii_where_stdout_cannot_encode_it(tmp_path):
+    """Guest Shell runs Python 3.6 in the C locale: its stdout is ASCII (PEP 538 coerces C to
+    UTF-8 from 3.7 on). `env -i` gives that environment here."""
+    directory = day_journal(tmp_path, now=time.time())
+    argv = [sys.executable, "-m", "guestagent", "status", "--journal", directory]
+
+    def status_in(env):
+        result = subprocess.run(argv, cwd=ROOT, env=env, stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE)
+        assert result.returncode == 0, result.stderr
+        assert b"Traceback" not in result.stderr
+        return result.stdout
+
+    plain = status_in({"PYTHONPATH": ROOT})  # as `env -i`: no LANG, no LC_*
+    ascii_only = status_in({"PYTHONPATH": ROOT, "LC_ALL": "C", "PYTHONIOENCODING": "ascii"})
+    utf8 = status_in({"PYTHONPATH": ROOT, "PYTHONIOENCODING": "utf-8"})
+    ascii_only.decode("ascii")
+    assert b"_ 0 loss  - <=1%" in ascii_only
+    assert "\u2581 0 loss  \u2583 <=1%".encode("utf-8") in utf8
+    if sys.version_info < (3, 7):
+        assert plain == ascii_only
+    else:
+        assert plain == utf8
+    for text in (ascii_only.decode("ascii"), utf8.decode("utf-8")):
+        assert all(len(line) <= 80 for line in text.splitlines())
+
+
+def test_sparkline_stays_blank_for_a_new_journal_and_a_foreign_sample(tmp_path):
+    older = make_report(NOW - 3600, probes=[icmp("isp-edge", 0.0, 12.0, 0.5, 4.3)])
+    older["probes"] += ["not a sample", {"target": "isp-edge", "loss_ratio": "lots"},
+                        {"target": ["isp-edge"]}]
+    older["sla"] = {"targets": ["not", "a", "dict"]}
+    latest = make_report(NOW, probes=[icmp("isp-edge", 0.0, 14.0, 0.5, 4.3)])
+    directory = write_journal(tmp_path, [older, latest])
+    status = day_status(directory)
+    assert status["last_24h"]["test_points"]["isp-edge"]["samples"][-2:] == [2, 1]
+    line = [x for x in statuses.lines(status, NOW) if x.startswith("isp-edge         |")]
+    assert line == ["isp-edge         |{}__|   0.0%    0 h  13.0 ms".format(" " * 22)]

@@ -2,8 +2,9 @@
 
 From the journal only (the latest report and, for the push history, the reports before it): per
 test point loss, median RTT, jitter, MOS estimate, availability today and any open outage; the IP
-SLA operations; location; radio; the last successful push and the failures since. It never probes
-and never asks the router, so it answers at once even while the network is down.
+SLA operations; location; radio; the last successful push and the failures since; and the last
+24 hours per test point as a sparkline, one cell per UTC hour. It never probes and never asks the
+router, so it answers at once even while the network is down.
 """
 
 import sys
@@ -14,6 +15,15 @@ HELP = "the latest cycle and today's picture from the journal (never probes)"
 WIDTH = 80
 # Reports read back for the push history at most (a day of 5-minute cycles is 288).
 MAX_SCAN = 2000
+HOUR_S = 3600
+HOURS = 24
+# Sparkline cells, by level: no loss, loss <= 1 %, <= 5 %, more, down (a cycle lost everything
+# or the SLA engine had an outage open), only measurement errors. Block elements where stdout
+# can encode them; ASCII where it cannot (Python 3.6 in Guest Shell's C locale).
+GLYPHS_UNICODE = ("\u2581", "\u2583", "\u2585", "\u2587", "\u2588", "?")
+GLYPHS_ASCII = ("_", "-", "=", "*", "#", "?")
+LOSS_STEPS = (0.0, 0.01, 0.05)
+LEVEL_DOWN, LEVEL_ERRORS = 4, 5
 
 
 def add_arguments(parser):
@@ -125,7 +135,101 @@ def test_points(report):
     return rows
 
 
-def build(report, history, now, interval_s):
+def _median(values):
+    values = sorted(values)
+    if not values:
+        return None
+    middle = len(values) // 2
+    return values[middle] if len(values) % 2 else (values[middle - 1] + values[middle]) / 2.0
+
+
+def hours_start(now):
+    """Start of the oldest of the HOURS cells; the newest cell is the current UTC hour."""
+    return now - now % HOUR_S - (HOURS - 1) * HOUR_S
+
+
+def last_day(journal_dir, names, now):
+    """Per test point in `names`, one entry per UTC hour of the last HOURS (oldest first):
+    samples, measurement errors, down samples, mean loss ratio and median RTT of that hour.
+
+    Reports are read newest first and the walk stops at the first one before the oldest hour."""
+    start = hours_start(now)
+    wanted = set(names)
+    acc = dict((name, [{"samples": 0, "errors": 0, "down": 0, "losses": [], "rtts": []}
+                       for _ in range(HOURS)]) for name in names)
+    scanned = 0
+    for report in newest_first(journal_dir, MAX_SCAN * 4):
+        started = report["cycle"]["started_ts"]
+        if started < start:
+            break
+        index = int((started - start) // HOUR_S)
+        if index >= HOURS:
+            continue  # from a clock ahead of ours: not in the last day
+        scanned += 1
+        sla = report.get("sla") if isinstance(report.get("sla"), dict) else {}
+        sla_targets = sla.get("targets") if isinstance(sla.get("targets"), dict) else {}
+        for sample in report.get("probes") if isinstance(report.get("probes"), list) else []:
+            name = sample.get("target") if isinstance(sample, dict) else None
+            if not isinstance(name, str) or name not in wanted:
+                continue
+            cell = acc[name][index]
+            cell["samples"] += 1
+            if sample.get("error"):
+                cell["errors"] += 1
+                continue
+            loss = sample.get("loss_ratio")
+            if isinstance(loss, bool) or not isinstance(loss, (int, float)):
+                loss = None if sample.get("reachable") is None else (
+                    0.0 if sample.get("reachable") else 1.0)
+            if loss is not None:
+                cell["losses"].append(float(loss))
+            target_sla = sla_targets.get(name)
+            if loss == 1.0 or sample.get("reachable") is False or (
+                    isinstance(target_sla, dict) and target_sla.get("in_outage")):
+                cell["down"] += 1
+            rtt = sample.get("rtt_ms")
+            median = rtt.get("median") if isinstance(rtt, dict) else None
+            if isinstance(median, (int, float)) and not isinstance(median, bool):
+                cell["rtts"].append(float(median))
+    series = {}
+    for name in names:
+        cells = acc[name]
+        losses = [x for c in cells for x in c["losses"]]
+        series[name] = {
+            "samples": [c["samples"] for c in cells],
+            "errors": [c["errors"] for c in cells],
+            "down": [c["down"] for c in cells],
+            "loss_ratio": [(sum(c["losses"]) / len(c["losses"])) if c["losses"] else None
+                           for c in cells],
+            "rtt_median_ms": [_median(c["rtts"]) for c in cells],
+            # over the whole day: every sample counts once, whatever its hour
+            "loss_ratio_24h": (sum(losses) / len(losses)) if losses else None,
+            "rtt_median_ms_24h": _median([x for c in cells for x in c["rtts"]]),
+            "down_hours": sum(1 for c in cells if c["down"]),
+        }
+        series[name]["level"] = levels(series[name])
+    return {"bucket_s": HOUR_S, "from_ts": start, "to_ts": start + HOURS * HOUR_S,
+            "hours_ts": [start + i * HOUR_S for i in range(HOURS)], "reports": scanned,
+            "test_points": series}
+
+
+def levels(series):
+    """The glyph level of each hour (an index into GLYPHS_*), None for an hour without samples."""
+    out = []
+    for samples, errors, down, loss in zip(series["samples"], series["errors"], series["down"],
+                                           series["loss_ratio"]):
+        if not samples:
+            out.append(None)
+        elif down:
+            out.append(LEVEL_DOWN)
+        elif loss is None:
+            out.append(LEVEL_ERRORS if errors else None)
+        else:
+            out.append(sum(1 for step in LOSS_STEPS if loss > step))
+    return out
+
+
+def build(report, history, now, interval_s, day=None):
     cycle = report["cycle"]
     agent = report.get("agent") or {}
     age_s = now - (cycle.get("started_ts") or now)
@@ -151,6 +255,7 @@ def build(report, history, now, interval_s):
         "location": report.get("location") or {},
         "cellular": report.get("cellular") or [],
         "push": history,
+        "last_24h": day,
     }
 
 
@@ -192,7 +297,50 @@ def _num(value, fmt, unit=""):
     return "-" if value is None else fmt.format(value) + unit
 
 
-def lines(status, now):
+def glyphs_for(stream):
+    """Block elements if `stream` can encode them, else ASCII."""
+    encoding = getattr(stream, "encoding", None)
+    if not encoding:
+        return GLYPHS_ASCII
+    try:
+        "".join(GLYPHS_UNICODE).encode(encoding)
+    except (LookupError, UnicodeError):
+        return GLYPHS_ASCII
+    return GLYPHS_UNICODE
+
+
+def sparkline(level_list, glyphs):
+    return "".join(" " if level is None else glyphs[level] for level in level_list)
+
+
+def day_lines(day, names, glyphs):
+    """The sparkline block: an hour axis, one row per test point, a legend; 80 columns."""
+    axis = ""
+    for i, ts in enumerate(day["hours_ts"]):
+        if len(axis) > i:
+            continue
+        hour = int(ts % 86400 // HOUR_S)
+        axis += "{:02d}".format(hour) if hour % 6 == 0 and i + 2 <= HOURS else " "
+    axis = axis[:HOURS].ljust(HOURS)
+    out = ["{:<16} |{}| {:>6} {:>6}  {}".format("LAST 24 H (UTC)", axis, "LOSS", "DOWN",
+                                               "RTT P50")]
+    shown = set()
+    for name in names:
+        series = day["test_points"].get(name)
+        if series is None or name in shown:
+            continue
+        shown.add(name)
+        loss = series["loss_ratio_24h"]
+        out.append("{:<16} |{}| {:>6} {:>6}  {}".format(
+            name[:16], sparkline(series["level"], glyphs),
+            "-" if loss is None else "{:.1%}".format(loss), "{} h".format(series["down_hours"]),
+            _ms(series["rtt_median_ms_24h"])))
+    out.append("{} 0 loss  {} <=1%  {} <=5%  {} >5%  {} down  {} errors  blank: no cycle".format(
+        *glyphs))
+    return out
+
+
+def lines(status, now, glyphs=GLYPHS_ASCII):
     agent, cycle = status["agent"], status["last_cycle"]
     out = []
     ident = ", ".join(x for x in (agent.get("platform"), agent.get("ios_version") and
@@ -229,6 +377,10 @@ def lines(status, now):
             _num(row["mos_estimate"], "{:.2f}"),
             _num(None if row["availability_today"] is None else
                  row["availability_today"] * 100, "{:.2f}", "%"), outage))
+    day = status.get("last_24h")
+    if day:
+        out.append("")
+        out.extend(day_lines(day, [row["name"] for row in status["test_points"]], glyphs))
     if status["ipsla"]:
         out.append("")
         for op in status["ipsla"][:12]:
@@ -301,12 +453,15 @@ def main(args):
         interval_s = config.agent.interval_s
     now = time.time()
     history = push_history(journal_dir, now)
+    glyphs = glyphs_for(sys.stdout)
     malformed = 0
     # A line shaped like a report but holding something else: show the report before it.
     for report in newest_first(journal_dir, 50):
         try:
-            status = build(report, history, now, interval_s)
-            text = "\n".join(lines(status, now))
+            names = [s.get("target") for s in report.get("probes") or []]
+            day = last_day(journal_dir, [n for n in names if isinstance(n, str)], now)
+            status = build(report, history, now, interval_s, day)
+            text = "\n".join(lines(status, now, glyphs))
             break
         except (AttributeError, KeyError, TypeError, ValueError, IndexError):
             malformed += 1

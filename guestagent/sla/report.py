@@ -225,16 +225,21 @@ def _group_timeline(source, members, mode, interval_s, read_from, read_to, start
     the members' values pooled over [start_ts, end_ts)."""
     import bisect
     starts = [lo for _, lo, _ in periods]
-    pooled = [{"delays": [], "sent": 0, "received": 0, "n": 0, "nb": 0} for _ in periods]
+    pooled = [{"delays": [], "sent": 0, "received": 0, "n": 0, "nb": 0, "samples": 0,
+               "errors": 0} for _ in periods]
     intervals = []
     for member in members:
         records = source.records(member, read_from, read_to)
         intervals.extend(engine.member_intervals(
             [r for r in records if r["ts"] < read_to], interval_s, None, read_to))
         for record in records:
-            if record["error"] or not start_ts <= record["ts"] < end_ts:
+            if not start_ts <= record["ts"] < end_ts:
                 continue
             acc = pooled[bisect.bisect_right(starts, record["ts"]) - 1]
+            if record["error"]:
+                acc["errors"] += 1
+                continue
+            acc["samples"] += 1
             if record["values"].get("delay_ms") is not None:
                 acc["delays"].append(record["values"]["delay_ms"])
             if record["sent"]:
@@ -265,7 +270,8 @@ def _group_period(segments, history, acc, label, lo, hi):
     # Performance pooled over the members' samples (never a mean of the members' means).
     return {
         "period": label, "availability": avail["availability"], "known_s": avail["known_s"],
-        "available_s": avail["available_s"],
+        "available_s": avail["available_s"], "samples": acc["samples"],
+        "errors": acc["errors"],
         "outages": {"count": len(clipped), "total_s": sum(o["in_window_s"] for o in clipped),
                     "longest_s": max([o.get("duration_s", o.get("duration_so_far_s")) or 0
                                       for o in clipped]) if clipped else None,
@@ -339,44 +345,56 @@ def table(data, source):
         lines.append("no test points with samples in this window")
         return "\n".join(lines)
     by = data["by"]
+    if by:
+        # An hour (day, ...) without a single sample says nothing: only the count is shown.
+        shown = [e for e in entries if not _empty(e[2])]
+        dropped = len(entries) - len(shown)
+        silent = [e for e in _entities(entries) if e not in set(_entities(shown))]
+        entries = shown
+    label_column = "PERIOD" if by else "TEST POINT"
 
     def label_of(entity, period):
-        return (period or "")[:20] if by else entity[:20]
+        return (period or "") if by else entity
 
-    def headed(entity, last_entity):
-        return by and entity != last_entity
+    def headings(entity, last_entity):
+        """An entity's heading line(s) in --by tables, where the rows are its periods."""
+        if not by or entity == last_entity:
+            return []
+        return [entity]
 
+    avail_rest = "{:>8} {:>7} {:>7} {:>8} {:>8} {:>8}"
+    perf_rest = "{:>7} {:>7} {:>7} {:>7} {:>7} {:>13}"
+    # one label column for both tables, so that they read as one
+    width = _label_width([label_of(e, p) for e, p, _, _ in entries], label_column,
+                         max(len(rest.format(*[""] * 6)) for rest in (avail_rest, perf_rest)))
     lines += ["", "Availability and outages",
-              "{:<20} {:>8} {:>7} {:>7} {:>8} {:>8} {:>8}".format(
-                  "PERIOD" if by else "TEST POINT", "AVAIL%", "KNOWN", "OUTAGES", "DOWN",
-                  "LONGEST", "MTBO")]
+              "{:<{}} ".format(label_column, width) + avail_rest.format(
+                  "AVAIL%", "KNOWN", "OUTAGES", "DOWN", "LONGEST", "MTBO")]
     last = None
     for entity, period, s, _ in entries:
-        if headed(entity, last):
-            lines.append(entity[:80])
+        lines += headings(entity, last)
         last = entity
-        lines.append("{:<20} {:>8} {:>7} {:>7} {:>8} {:>8} {:>8}".format(
-            label_of(entity, period), _pct_text(s["availability"]), duration(s["known_s"]),
-            s["outages"]["count"], duration(s["outages"]["total_s"]),
-            duration(s["outages"]["longest_s"]), duration(s["mean_time_between_outages_s"])))
+        lines += _fitted(label_of(entity, period), width, avail_rest.format(
+            _pct_text(s["availability"]), duration(s["known_s"]), s["outages"]["count"],
+            duration(s["outages"]["total_s"]), duration(s["outages"]["longest_s"]),
+            duration(s["mean_time_between_outages_s"])))
+    if by:
+        lines += _silent_lines(silent, dropped, by)
     lines += ["", "Performance (delay: per-sample medians, ms; Fa and baseline of the delay)",
-              "{:<20} {:>7} {:>7} {:>7} {:>7} {:>7} {:>16}".format(
-                  "PERIOD" if by else "TEST POINT", "P50", "P95", "P99", "LOSS%", "FA%",
-                  "BASELINE B/S")]
+              "{:<{}} ".format(label_column, width) + perf_rest.format(
+                  "P50", "P95", "P99", "LOSS%", "FA%", "BASELINE B/S")]
     last = None
     for entity, period, s, metric in entries:
-        if headed(entity, last):
-            lines.append(entity[:80])
+        lines += headings(entity, last)
         last = entity
         column = "delay_ms"
         fa = (s["fa"].get(metric) or s["fa"].get(column) or {}).get("fa")
         base = s["baseline"].get(metric) if s["baseline"] else None
         base_text = "-" if not base else "{}/{}{}".format(_ms(base["B"]), _ms(base["S"]),
                                                           "*" if base["learning"] else "")
-        lines.append("{:<20} {:>7} {:>7} {:>7} {:>7} {:>7} {:>16}".format(
-            label_of(entity, period), _ms(s["delay_ms"]["p50"]), _ms(s["delay_ms"]["p95"]),
-            _ms(s["delay_ms"]["p99"]), _pct_text(s["loss_ratio"], 2), _pct_text(fa, 1),
-            base_text[:16]))
+        lines += _fitted(label_of(entity, period), width, perf_rest.format(
+            _ms(s["delay_ms"]["p50"]), _ms(s["delay_ms"]["p95"]), _ms(s["delay_ms"]["p99"]),
+            _pct_text(s["loss_ratio"], 2), _pct_text(fa, 1), base_text))
     if any(((s["baseline"] or {}).get(metric) or {}).get("learning")
            for _, _, s, metric in entries):
         lines.append("(* baseline still learning: no within-baseline verdicts yet)")
@@ -389,15 +407,62 @@ def table(data, source):
                 seen.add(key)
                 outages.append((entity, o))
     if outages:
-        lines += ["", "Outages", "{:<36} {:<20} {}".format("TEST POINT", "START (UTC)",
+        # the widest duration text is "open, 12d04h so far"
+        width = _label_width([entity for entity, _ in outages], "TEST POINT", 20 + 1 + 19, 36)
+        lines += ["", "Outages", "{:<{}} {:<20} {}".format("TEST POINT", width, "START (UTC)",
                                                            "DURATION")]
         for entity, o in sorted(outages, key=lambda item: item[1]["start_ts"]):
             if o["end_ts"] is None:
                 length = "open, {} so far".format(duration(o.get("duration_so_far_s")))
             else:
                 length = duration(o["duration_s"])
-            lines.append("{:<36} {:<20} {}".format(entity[:36], _iso(o["start_ts"]), length))
+            lines += _fitted(entity, width, "{:<20} {}".format(_iso(o["start_ts"]), length))
     return "\n".join(lines)
+
+
+TABLE_WIDTH = 80
+
+
+def _label_width(labels, heading, rest_width, least=20):
+    """The label column: as wide as the longest label where the row still fits TABLE_WIDTH,
+    never narrower than `least`; a longer label goes on a line of its own (_fitted)."""
+    room = TABLE_WIDTH - 1 - rest_width
+    longest = max([len(label) for label in labels] + [len(heading)])
+    return max(least, min(longest, room))
+
+
+def _fitted(label, width, rest):
+    """A row of the table: the label whole, then the figures; a label wider than its column
+    gets a line of its own and the figures follow on the next line, under their headings."""
+    if len(label) <= width:
+        return [("{:<{}} ".format(label, width) + rest).rstrip()]
+    return [label, ("{:<{}} ".format("", width) + rest).rstrip()]
+
+
+def _empty(summary):
+    """True for a period without a single sample (nor error, nor outage) of the entity."""
+    if summary["outages"]["count"]:
+        return False
+    if "samples" in summary:
+        return not summary["samples"] and not summary.get("errors")
+    return not summary["known_s"]
+
+
+def _entities(entries):
+    seen = []
+    for entity, _, _, _ in entries:
+        if entity not in seen:
+            seen.append(entity)
+    return seen
+
+
+def _silent_lines(silent, dropped, by):
+    out = []
+    if dropped:
+        out.append("({} {} row(s) without samples not shown)".format(dropped, by))
+    for entity in silent:
+        out.append("{}: no samples in this window".format(entity))
+    return out
 
 
 CSV_FIELDS = ("entity", "type", "role_or_mode", "period", "from", "to", "availability",
