@@ -13,8 +13,9 @@ here=$(cd "$(dirname "$0")" && pwd)
 DEFAULT_PREFIX=/bootflash/guest-share/guestagent
 
 dev_setup() {
-  # The real components the tests start: Pushgateway, VictoriaMetrics, Prometheus/promtool, ping,
-  # traceroute, fping, nftables, iproute2 (network namespaces for the lab).
+  # The real components the tests start: Pushgateway, VictoriaMetrics (vmalert), Prometheus/promtool,
+  # ping, traceroute, fping, nftables, iproute2 (network namespaces for the lab), sudo (Guest
+  # Shell's user pings through it), chromium (the SLA report rendered headless).
   if command -v apt-get >/dev/null 2>&1; then
     local sudo=""
     [ "$(id -u)" -eq 0 ] || sudo="sudo"
