@@ -420,6 +420,7 @@ class Cycle(object):
     def write_journal(self):
         from guestagent.sinks import journal
         journal_config = self.config.journal
+        self.report["storage"] = storage_figures(journal_config, self.config.agent.state_dir)
         try:
             path = journal.append(journal_config.dir, reports.dumps(self.report),
                                   journal_config.max_bytes, journal_config.keep_files)
@@ -563,12 +564,54 @@ def metrics_for(report, timestamp=None):
             out.gauge("guestagent_sink_previous_cycle_ok",
                       "1 when the previous cycle's push to this sink was accepted.",
                       1 if outcome["ok"] else 0, {"sink": sink})
+            if isinstance(outcome.get("backlog_bytes"), int):
+                out.gauge("guestagent_sink_previous_backlog_bytes",
+                          "Journal bytes of reports this sink had not accepted after the "
+                          "previous cycle (a lower bound when backlog_capped).",
+                          outcome["backlog_bytes"], {"sink": sink})
+    storage = report.get("storage")
+    if isinstance(storage, dict):
+        for key, name, text in _STORAGE_GAUGES:
+            if isinstance(storage.get(key), int):
+                out.gauge(name, text, storage[key])
     out.info("guestagent_cycle_info", "How the last cycle was started.",
              {"trigger": cycle["trigger"]})
     out.gauge("guestagent_last_cycle_timestamp_seconds",
               "Unix time the last cycle started (a silent router shows as stale, not healthy).",
               cycle["started_ts"])
     return out
+
+
+_STORAGE_GAUGES = (
+    ("journal_bytes", "guestagent_journal_bytes",
+     "Bytes in the journal's files before this cycle's report."),
+    ("journal_capacity_bytes", "guestagent_journal_capacity_bytes",
+     "What the journal keeps at most: journal.max_bytes x (journal.keep_files + 1)."),
+    ("filesystem_free_bytes", "guestagent_state_filesystem_free_bytes",
+     "Free bytes on the file system of the state directory (the flash)."),
+    ("filesystem_size_bytes", "guestagent_state_filesystem_size_bytes",
+     "Size of the file system of the state directory."),
+)
+
+
+def storage_figures(journal_config, state_dir):
+    """The journal's size against its bound, and the flash's free space: what an alert needs to
+    say that reports will rotate away before a sink takes them, or that the flash fills up."""
+    from guestagent.sinks import journal
+    figures = {"journal_capacity_bytes": int(journal_config.max_bytes *
+                                             (journal_config.keep_files + 1))}
+    try:
+        figures["journal_bytes"] = sum(os.path.getsize(path)
+                                       for path in journal.files(journal_config.dir))
+    except (IOError, OSError):
+        pass  # rotated while listed, or unreadable: the figure is absent, not wrong
+    try:
+        stat = os.statvfs(state_dir)
+        figures["filesystem_free_bytes"] = int(stat.f_bavail * stat.f_frsize)
+        figures["filesystem_size_bytes"] = int(stat.f_blocks * stat.f_frsize)
+    except (IOError, OSError):
+        pass
+    return figures
 
 
 def _section_metrics(report, name, module, out):

@@ -107,6 +107,39 @@ def test_a_failed_push_keeps_the_report_and_exits_1(tmp_path):
     validate(second)
 
 
+def test_storage_figures_and_an_unreachable_store_s_backlog_reach_the_metrics(tmp_path):
+    """What GuestagentJournalBacklogNearBound and GuestagentFlashNearFull read (rules/)."""
+    from guestagent.cycle import metrics_for
+    from tests.conftest import free_port
+    config = config_for(tmp_path, "http://127.0.0.1:{}".format(free_port()),
+                        [("loopback", "127.0.0.1", "target")])
+    with open(config, "a") as f:
+        f.write("  victoriametrics: {{url: 'http://127.0.0.1:{}', timeout_s: 1}}\n"
+                "journal: {{max_bytes: 200000, keep_files: 2}}\n".format(free_port()))
+    for _ in range(2):
+        assert run_agent(["run", "--config", config]).returncode == 1
+    first, second = journal_reports(tmp_path)
+    validate(second)
+    assert first["storage"]["journal_bytes"] == 0  # before its own line
+    assert second["storage"]["journal_capacity_bytes"] == 200000 * 3
+    with open(str(tmp_path / "state" / "journal" / "reports.jsonl"), "rb") as f:
+        lines = f.read().splitlines(True)
+    assert second["storage"]["journal_bytes"] == len(lines[0])
+    assert 0 < second["storage"]["filesystem_free_bytes"] <= \
+        second["storage"]["filesystem_size_bytes"]
+    # The store never answered: after the first cycle its backlog was the first report.
+    backlog = second["sinks_previous"]["victoriametrics"]
+    assert backlog["ok"] is False and backlog["backlog_reports"] == 1
+    assert backlog["backlog_bytes"] == len(lines[0])
+    assert outcome(tmp_path)["victoriametrics"]["backlog_bytes"] == len(lines[0]) + len(lines[1])
+    import re
+    text = metrics_for(second).render().decode("utf-8")
+    assert re.search(r'^guestagent_sink_previous_backlog_bytes\{[^}]*sink="victoriametrics"[^}]*\} '
+                     r'%d\.0$' % len(lines[0]), text, re.M)
+    assert re.search(r"^guestagent_journal_capacity_bytes(\{[^}]*\})? 600000\.0$", text, re.M)
+    assert re.search(r"^guestagent_state_filesystem_free_bytes(\{[^}]*\})? \d", text, re.M)
+
+
 def test_dry_run_measures_and_journals_but_pushes_nothing(tmp_path, pushgateway):
     config = config_for(tmp_path, pushgateway.url, [("loopback", "127.0.0.1", "target")])
     proc = run_agent(["run", "--config", config, "--dry-run", "--json"])

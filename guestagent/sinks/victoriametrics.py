@@ -179,6 +179,7 @@ def sync(sink_config, state_dir, journal_dir, current, job, instance, deadline,
         reports = []
         error = "cannot read the journal: {}".format(exc)
     problems.extend("journal line {} is not a report; passed over".format(s) for s in skipped)
+    pending, capped = list(reports), len(reports) >= sink_config.max_reports
     while reports and error is None:
         timeout_s = min(sink_config.timeout_s, deadline.remaining())
         if timeout_s < 0.2:
@@ -219,12 +220,25 @@ def sync(sink_config, state_dir, journal_dir, current, job, instance, deadline,
             error = "cursor not written after an accepted batch: {}".format(exc.strerror or exc)
     outcome["ok"] = error is None
     outcome["last_id"] = cursor.get("last_id")
+    # What still waits in the journal for the store (its size as journaled lines): rotation
+    # drops it once the journal's bound is reached.
+    waiting = pending[outcome["sent_reports"]:]
+    outcome["backlog_reports"] = len(waiting)
+    outcome["backlog_bytes"] = sum(len(journal_line_of(r)) + 1 for r in waiting)
+    if capped:
+        outcome["backlog_capped"] = True
     if error:
         outcome["error"] = redact(error)
     if problems:
         outcome["problems"] = [redact(p) for p in problems]
     outcome["duration_s"] = round(time.monotonic() - started, 6)
     return outcome
+
+
+def journal_line_of(report):
+    """The report as the journal holds it (for sizes)."""
+    from guestagent.report import dumps
+    return dumps(report).encode("utf-8")
 
 
 def _settle(sink_config, job, instance, journal_dir, cursor, deadline, outcome):
