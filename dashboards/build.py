@@ -36,6 +36,26 @@ def availability(by, selector, window="$__range"):
             % (by, selector, window, by, selector, window))
 
 
+def by_area(counter, selector):
+    """sum by (area) of a counter's increase over the range, each router's increase counted in
+    the area of its guestagent_location_info now: rules/areas.yml's join (one location series
+    per router, as a router that just moved has two on VictoriaMetrics for a few minutes),
+    without its 5-minute slices, so that it needs no recording rule."""
+    return ('sum by (area) (sum by (job, instance) (increase(%s{%s}[$__range]))'
+            ' * on (job, instance) group_left (area) topk by (job, instance) '
+            '(1, guestagent_location_info{%s, site=~"$site"}))' % (counter, selector, selector))
+
+
+def area_availability(selector):
+    return '%s / (%s > 0)' % (by_area("guestagent_sla_available_seconds_total", selector),
+                              by_area("guestagent_sla_known_seconds_total", selector))
+
+
+def area_loss(selector):
+    return '1 - %s / (%s > 0)' % (by_area("guestagent_sla_packets_received_total", selector),
+                                  by_area("guestagent_sla_packets_sent_total", selector))
+
+
 def target(expr, legend="", ref="A", instant=False, fmt="time_series", interval=""):
     out = {"datasource": DS, "expr": expr, "legendFormat": legend, "refId": ref}
     if instant:
@@ -301,9 +321,55 @@ def fleet():
                      "none", "Routers per verdict, cycle by cycle.", minimum=0), 24, 8)
     L.panels[-1]["fieldConfig"]["defaults"]["custom"].update(
         {"drawStyle": "bars", "stacking": {"mode": "normal"}, "fillOpacity": 80})
+
+    L.row("Areas")
+    area_note = ("Each router's seconds and packets over the time range count in the area "
+                 "(geohash, docs/areas.md) of its guestagent_location_info now; "
+                 "rules/areas.yml slices them by 5 minutes for routers that move.")
+    area_map = {
+        "type": "geomap", "title": "Areas by availability",
+        "description": "Availability (available / known seconds) of every router in each "
+                       "area. " + area_note,
+        "targets": [target(area_availability(I), ref="availability", instant=True,
+                           fmt="table")],
+        "transformations": [{"id": "organize", "options": {
+            "excludeByName": {"Time": True}, "renameByName": {"Value": "availability"}}}],
+        "fieldConfig": field("percentunit", 0, 1, AVAILABILITY_STEPS),
+        "options": {
+            "view": {"id": "fit", "lat": 0, "lon": 0, "zoom": 2},
+            "controls": {"showZoom": True, "mouseWheelZoom": True},
+            "basemap": {"type": "default", "name": "Basemap"},
+            "layers": [{
+                "type": "markers", "name": "Areas", "tooltip": True,
+                "location": {"mode": "geohash", "geohash": "area"},
+                "config": {"showLegend": True, "style": {
+                    "size": {"fixed": 12},
+                    "color": {"field": "availability", "fixed": "dark-green"},
+                    "symbol": {"fixed": "img/icons/marker/square.svg", "mode": "fixed"},
+                    "text": {"field": "area", "mode": "field"},
+                    "textConfig": {"fontSize": 10, "offsetY": -14}}}}],
+        },
+    }
+    L.add(area_map, 14, 12)
+    L.add(table("Worst areas", [
+        target("bottomk(10, %s)" % area_availability(I), ref="availability", instant=True,
+               fmt="table"),
+        target(area_loss(I), ref="loss", instant=True, fmt="table"),
+    ], "percentunit", "The 10 areas of lowest availability, worst first, with the ICMP "
+                      "loss (requests lost / sent) there. " + area_note,
+        transformations=[
+            {"id": "joinByField", "options": {"byField": "area", "mode": "inner"}},
+            {"id": "organize", "options": {
+                "excludeByName": {"Time": True, "Time 1": True, "Time 2": True},
+                "renameByName": {"Value #availability": "availability",
+                                 "Value #loss": "loss"}}},
+            {"id": "sortBy", "options": {"fields": {},
+                                         "sort": [{"field": "availability", "desc": False}]}}],
+        overrides=[unit_override("availability", "percentunit", AVAILABILITY_STEPS),
+                   unit_override("loss", "percentunit")]), 10, 12)
     return dashboard("guestagent-fleet", "guestagent / Fleet overview",
-                     "Every router: state, place, availability, worst test points and "
-                     "fault domains.", L.panels, [INSTANCE, SITE, SILENT_AFTER],
+                     "Every router: state, place, availability, worst test points, "
+                     "fault domains and areas.", L.panels, [INSTANCE, SITE, SILENT_AFTER],
                      tags=["fleet"])
 
 

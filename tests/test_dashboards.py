@@ -139,12 +139,19 @@ def test_dashboards_together():
     for _, expr, _ in queries():
         used.update(re.findall(r"guestagent_[a-z0-9_]+", expr))
     assert used and used <= documented, sorted(used - documented)
-    # The geomap places routers by the gauges; `area`/`latitude` labels are not relied on.
-    geomap = [p for p in panels_of(load("fleet.json")) if p["type"] == "geomap"]
-    assert len(geomap) == 1
-    exprs = " ".join(t["expr"] for t in geomap[0]["targets"])
+    # The routers' geomap places them by the gauges; `area`/`latitude` labels are not relied on.
+    geomaps = {p["title"]: p for p in panels_of(load("fleet.json")) if p["type"] == "geomap"}
+    assert set(geomaps) == {"Routers by availability", "Areas by availability"}
+    exprs = " ".join(t["expr"] for t in geomaps["Routers by availability"]["targets"])
     assert "guestagent_location_latitude_degrees" in exprs
     assert "area" not in exprs and 'latitude=' not in exprs
+    # The areas' geomap places each area by its geohash, the `area` label (docs/areas.md).
+    [layer] = geomaps["Areas by availability"]["options"]["layers"]
+    assert layer["location"] == {"mode": "geohash", "geohash": "area"}
+    assert layer["config"]["style"]["color"]["field"] == "availability"
+    worst = [p for p in panels_of(load("fleet.json")) if p["title"] == "Worst areas"]
+    [sort] = [t["options"]["sort"] for t in worst[0]["transformations"] if t["id"] == "sortBy"]
+    assert sort == [{"field": "availability", "desc": False}]
 
 
 def test_provisioning_files():
@@ -299,7 +306,13 @@ def lab(tmp_path_factory):
         started = {i: r["cycle"]["started_ts"] for i, r in last.items()}
         # A range query's last point must come after the newest sample (see run_query).
         time.sleep(max(0.0, max(started.values()) + 5 * STEP_S - time.time()))
-        yield {"prometheus": prometheus.url, "victoriametrics": vm.url, "started": started}
+        # The simulated router has a GPS fix (fixtures of guestagent/device/ir1101): one area.
+        assert {r["location"].get("area") for r in last.values()} == \
+            {last["lab-ok"]["location"]["area"]}
+        location = last["lab-ok"]["location"]
+        yield {"prometheus": prometheus.url, "victoriametrics": vm.url, "started": started,
+               "area": location["area"], "position": (location["latitude"],
+                                                      location["longitude"])}
     finally:
         if vm is not None:
             vm.stop()
@@ -360,3 +373,32 @@ def test_fleet_counts_one_router_in_each_state(lab, backend):
                                "instant")
             counts[panel["title"]] = [float(r["value"][1]) for r in result]
     assert counts == {"Healthy": [1], "Degraded": [1], "Outage": [1], "Silent": [1]}
+
+
+@pytest.mark.parametrize("backend", ["prometheus", "victoriametrics"])
+def test_area_panels_map_the_lab_area(lab, backend):
+    """The simulated router's GPS fix puts every lab router in one area: the area panels give
+    that area the availability of the whole fleet, and a loss ratio."""
+    from guestagent import areas
+    panels = {p["title"]: p for p in panels_of(load("fleet.json"))}
+    at = time.time()  # one evaluation time for every query, so that increases compare
+    results = {}
+    for title in ("Areas by availability", "Worst areas"):
+        for t in panels[title]["targets"]:
+            expr = fill(t["expr"], silent_after_s(lab["started"]))
+            results[title, t["refId"]] = api(lab[backend], "/api/v1/query", query=expr,
+                                             time=at)["result"]
+    fleet = api(lab[backend], "/api/v1/query", time=at, query=fill(
+        'sum(increase(guestagent_sla_available_seconds_total{instance=~"$instance"}[$__range]))'
+        ' / sum(increase(guestagent_sla_known_seconds_total{instance=~"$instance"}'
+        '[$__range]))'))["result"]
+    area = lab["area"]
+    assert area == areas.encode(*lab["position"])
+    for key, result in results.items():
+        assert [r["metric"] for r in result] == [{"area": area}], key
+    availability = float(results["Areas by availability", "availability"][0]["value"][1])
+    assert 0 < availability < 1  # lab-degraded and lab-bad lose samples, lab-ok none
+    assert availability == pytest.approx(float(fleet[0]["value"][1]), rel=1e-9)
+    assert float(results["Worst areas", "availability"][0]["value"][1]) == \
+        pytest.approx(availability, rel=1e-9)
+    assert 0 <= float(results["Worst areas", "loss"][0]["value"][1]) <= 1
