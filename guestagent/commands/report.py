@@ -122,29 +122,13 @@ def main(args):
     sla_config = sla_config_module.section(config)
     interval_s = sla_config_module.interval_of(config)
     skipped = []
-    store = None
-    if args.journal:
-        if not os.path.isdir(args.journal):
-            sys.stderr.write("guestagent report: no journal directory {}\n".format(args.journal))
-            return EXIT_USAGE
-        data_source = report.records_from_journal(args.journal, sla_config, interval_s, skipped)
-        source = "journal " + args.journal
-        journal_dir = args.journal
-    else:
-        from guestagent.sla import store as stores
-        path = stores.path_in(args.state_dir or config.agent.state_dir)
-        if not os.path.exists(path):
-            sys.stderr.write("guestagent report: no state at {} (run cycles, or `guestagent state "
-                             "rebuild --journal DIR`, or use --journal)\n".format(path))
-            return EXIT_USAGE
-        try:
-            store = stores.Store(path)
-        except Exception as exc:
-            sys.stderr.write("guestagent report: cannot open {}: {}\n".format(path, exc))
-            return EXIT_USAGE
-        data_source = store
-        source = "state " + path
-        journal_dir = getattr(config.journal, "dir", None) if config.journal else None
+    from guestagent.commands.sla import open_records
+    opened = open_records(args, config, sla_config, interval_s, skipped, "report")
+    if opened is None:
+        return EXIT_USAGE
+    data_source, source, store = opened
+    journal_dir = args.journal or (getattr(config.journal, "dir", None) if config.journal
+                                   else None)
     try:
         # The same call as `guestagent sla --json` for the period, then per day for the charts.
         totals = report.build(data_source, sla_config, interval_s, start, end,

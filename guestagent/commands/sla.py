@@ -66,9 +66,35 @@ def window(args, now_ts):
     return start, end
 
 
+def open_records(args, config, sla_config, interval_s, skipped, command):
+    """What `sla.report.build` reads: the journal in `args.journal`, else the state store.
+    Returns (records, source text, store to close or None), or None after saying why on stderr.
+    `guestagent sla` and `guestagent report` read their figures alike through it."""
+    import os
+    from guestagent.sla import report
+    if args.journal:
+        if not os.path.isdir(args.journal):
+            sys.stderr.write("guestagent {}: no journal directory {}\n".format(
+                command, args.journal))
+            return None
+        records = report.records_from_journal(args.journal, sla_config, interval_s, skipped)
+        return records, "journal " + args.journal, None
+    from guestagent.sla import store as stores
+    path = stores.path_in(args.state_dir or config.agent.state_dir)
+    if not os.path.exists(path):
+        sys.stderr.write("guestagent {}: no state at {} (run cycles, or `guestagent state "
+                         "rebuild --journal DIR`, or use --journal)\n".format(command, path))
+        return None
+    try:
+        store = stores.Store(path)
+    except Exception as exc:
+        sys.stderr.write("guestagent {}: cannot open {}: {}\n".format(command, path, exc))
+        return None
+    return store, "state " + path, store
+
+
 def main(args):
     import json
-    import os
     import time
     from guestagent import EXIT_OK, EXIT_USAGE
     from guestagent.cli import load_config
@@ -85,30 +111,15 @@ def main(args):
     sla_config = sla_config_module.section(config)
     interval_s = sla_config_module.interval_of(config)
     skipped = []
-    if args.journal:
-        if not os.path.isdir(args.journal):
-            sys.stderr.write("guestagent sla: no journal directory {}\n".format(args.journal))
-            return EXIT_USAGE
-        by_target = report.records_from_journal(args.journal, sla_config, interval_s, skipped)
-        source = "journal " + args.journal
-    else:
-        from guestagent.sla import store as stores
-        path = stores.path_in(args.state_dir or config.agent.state_dir)
-        if not os.path.exists(path):
-            sys.stderr.write("guestagent sla: no state at {} (run cycles, or `guestagent state "
-                             "rebuild --journal DIR`, or use --journal)\n".format(path))
-            return EXIT_USAGE
-        try:
-            store = stores.Store(path)
-        except Exception as exc:
-            sys.stderr.write("guestagent sla: cannot open {}: {}\n".format(path, exc))
-            return EXIT_USAGE
-        source = "state " + path
+    opened = open_records(args, config, sla_config, interval_s, skipped, "sla")
+    if opened is None:
+        return EXIT_USAGE
+    records, source, store = opened
     try:
-        data = report.build(by_target if args.journal else store, sla_config, interval_s,
-                            start, end, by=args.by, targets=args.target, groups=args.group)
+        data = report.build(records, sla_config, interval_s, start, end, by=args.by,
+                            targets=args.target, groups=args.group)
     finally:
-        if not args.journal:
+        if store is not None:
             store.close()
     data["source"] = source
     data["skipped_lines"] = len(skipped)
