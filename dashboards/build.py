@@ -117,6 +117,14 @@ def field(unit, minimum=None, maximum=None, thresholds=None, decimals=None):
 AVAILABILITY_STEPS = [(None, "red"), (0.99, "orange"), (0.999, "green")]
 
 
+
+def geomap_options(layer):
+    """A geomap fitted to its points, on the default basemap, with one markers layer."""
+    return {"view": {"id": "fit", "lat": 0, "lon": 0, "zoom": 2},
+            "controls": {"showZoom": True, "mouseWheelZoom": True},
+            "basemap": {"type": "default", "name": "Basemap"},
+            "layers": [layer]}
+
 def timeseries(title, targets, unit, description="", overrides=(), **kw):
     cfg = field(unit, **kw)
     cfg["defaults"]["custom"] = {"drawStyle": "line", "lineWidth": 1, "fillOpacity": 0,
@@ -272,20 +280,15 @@ def fleet():
                                  "Value #availability": "availability"}}},
         ],
         "fieldConfig": field("percentunit", 0, 1, AVAILABILITY_STEPS),
-        "options": {
-            "view": {"id": "fit", "lat": 0, "lon": 0, "zoom": 2},
-            "controls": {"showZoom": True, "mouseWheelZoom": True},
-            "basemap": {"type": "default", "name": "Basemap"},
-            "layers": [{
-                "type": "markers", "name": "Routers", "tooltip": True,
-                "location": {"mode": "coords", "latitude": "latitude",
-                             "longitude": "longitude"},
-                "config": {"showLegend": True, "style": {
-                    "size": {"fixed": 8},
-                    "color": {"field": "availability", "fixed": "dark-green"},
-                    "text": {"field": "instance", "mode": "field"},
-                    "textConfig": {"fontSize": 10, "offsetY": -12}}}}],
-        },
+        "options": geomap_options({
+            "type": "markers", "name": "Routers", "tooltip": True,
+            "location": {"mode": "coords", "latitude": "latitude",
+                         "longitude": "longitude"},
+            "config": {"showLegend": True, "style": {
+                "size": {"fixed": 8},
+                "color": {"field": "availability", "fixed": "dark-green"},
+                "text": {"field": "instance", "mode": "field"},
+                "textConfig": {"fontSize": 10, "offsetY": -12}}}}),
     }
     L.add(geomap, 14, 12)
     L.add(table("Fault-domain verdicts now",
@@ -335,20 +338,15 @@ def fleet():
         "transformations": [{"id": "organize", "options": {
             "excludeByName": {"Time": True}, "renameByName": {"Value": "availability"}}}],
         "fieldConfig": field("percentunit", 0, 1, AVAILABILITY_STEPS),
-        "options": {
-            "view": {"id": "fit", "lat": 0, "lon": 0, "zoom": 2},
-            "controls": {"showZoom": True, "mouseWheelZoom": True},
-            "basemap": {"type": "default", "name": "Basemap"},
-            "layers": [{
-                "type": "markers", "name": "Areas", "tooltip": True,
-                "location": {"mode": "geohash", "geohash": "area"},
-                "config": {"showLegend": True, "style": {
-                    "size": {"fixed": 12},
-                    "color": {"field": "availability", "fixed": "dark-green"},
-                    "symbol": {"fixed": "img/icons/marker/square.svg", "mode": "fixed"},
-                    "text": {"field": "area", "mode": "field"},
-                    "textConfig": {"fontSize": 10, "offsetY": -14}}}}],
-        },
+        "options": geomap_options({
+            "type": "markers", "name": "Areas", "tooltip": True,
+            "location": {"mode": "geohash", "geohash": "area"},
+            "config": {"showLegend": True, "style": {
+                "size": {"fixed": 12},
+                "color": {"field": "availability", "fixed": "dark-green"},
+                "symbol": {"fixed": "img/icons/marker/square.svg", "mode": "fixed"},
+                "text": {"field": "area", "mode": "field"},
+                "textConfig": {"fontSize": 10, "offsetY": -14}}}}),
     }
     L.add(area_map, 14, 12)
     L.add(table("Worst areas", [

@@ -58,6 +58,17 @@ def wait_for_port(port, timeout_s=10.0, proc=None):
     raise RuntimeError("nothing listens on 127.0.0.1:{} after {} s".format(port, timeout_s))
 
 
+def stop_process(proc, log, wait_s):
+    """End a server the test started: terminate, kill after wait_s, close its log."""
+    proc.terminate()
+    try:
+        proc.wait(wait_s)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+    log.close()
+
+
 class Pushgateway(object):
     """Debian's prometheus-pushgateway on a free loopback port."""
 
@@ -94,12 +105,7 @@ class Pushgateway(object):
         return out
 
     def stop(self):
-        self.proc.terminate()
-        try:
-            self.proc.wait(5)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-        self.log.close()
+        stop_process(self.proc, self.log, 5)
 
 
 @pytest.fixture
@@ -214,12 +220,7 @@ class VictoriaMetrics(object):
 
     def stop(self):
         if self.proc and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-            self.log.close()
+            stop_process(self.proc, self.log, 10)
 
     def export(self, match, expect_points=0, wait_s=10.0):
         """Every raw sample of the matching series: [(labels, [values], [timestamps ms])].

@@ -12,7 +12,7 @@ import time
 import pytest
 
 from tests.conftest import ROOT, Pushgateway, VictoriaMetrics, free_port, run_agent, \
-    wait_for_port
+    stop_process, wait_for_port
 
 DASHBOARDS = os.path.join(ROOT, "dashboards")
 NAMES = ("fleet.json", "router.json", "sla.json")
@@ -218,12 +218,7 @@ class Prometheus(object):
         wait_for_port(self.port, timeout_s=30, proc=self.proc)
 
     def stop(self):
-        self.proc.terminate()
-        try:
-            self.proc.wait(10)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-        self.log.close()
+        stop_process(self.proc, self.log, 10)
 
 
 class FreshVictoriaMetrics(VictoriaMetrics):
