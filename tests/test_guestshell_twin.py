@@ -240,7 +240,7 @@ def twin_config(prefix):
 def as_guest(twin, argv, session=True, timeout=300):
     """`argv` as IOS runs it in Guest Shell: uid 1000, `env -i` with PATH and the session
     variables (plus the stand-in's own log), cwd /, no stdin, no controlling terminal."""
-    env = {"PATH": BARE_PATH, "FAKECLI_LOG": twin["log"]}
+    env = {"PATH": BARE_PATH, "FAKECLI_LOG": twin["log"], "FAKECLI_LOG_EXECUTE": "1"}
     if session:
         env.update(fakecli.session_env())
     user, groups = twin["user"], twin["groups"]
@@ -363,6 +363,7 @@ def test_installed_and_run_as_ios_runs_it(twin, capsys):
 
     operations = fixture_operations()
     lines = []
+    logged_before = len(cli_log(twin))
     for applet in ("QOE_TIMER", "QOE_TRACK_10", "QOE_NOW"):
         report, result = run_cycle(twin, commands[applet])
         agent = report["agent"]
@@ -377,7 +378,21 @@ def test_installed_and_run_as_ios_runs_it(twin, capsys):
         assert "device onbox" in result.stdout.splitlines()[0]
         lines.append("{} ({}): {}".format(applet, report["cycle"]["trigger"], summary(report)))
         lines.extend("  error {}: {}".format(e["where"], e["message"]) for e in report["errors"])
+    # The collectors ran at once against the installed module (not one on PYTHONPATH): the
+    # device lock let no two IOS calls overlap, which the stand-in would log as "concurrent".
+    logged = cli_log(twin)[logged_before:]
+    executes = [e for e in logged if "execute" in e]
+    assert len(executes) >= 3 * len(operations) and not [e for e in logged if "concurrent" in e]
+    lines.append("IOS calls: {} from 3 cycles, none concurrent".format(len(executes)))
     show(capsys, "{}: cycles with the applets' command lines".format(twin["label"]), lines)
+
+
+def cli_log(twin):
+    """The stand-in's log: configure(), execute() and concurrent-use lines (JSON)."""
+    if not os.path.exists(twin["log"]):
+        return []
+    with open(twin["log"], encoding="utf-8") as f:
+        return [json.loads(line) for line in f if line.strip()]
 
 
 @pytest.mark.parametrize("how", ["missing", "import", "syntax", "noexecute"])
