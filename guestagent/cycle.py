@@ -567,7 +567,7 @@ def metrics_for(report, timestamp=None):
             if isinstance(outcome.get("backlog_bytes"), int):
                 out.gauge("guestagent_sink_previous_backlog_bytes",
                           "Journal bytes of reports this sink had not accepted after the "
-                          "previous cycle (a lower bound when backlog_capped).",
+                          "previous cycle.",
                           outcome["backlog_bytes"], {"sink": sink})
     storage = report.get("storage")
     if isinstance(storage, dict):

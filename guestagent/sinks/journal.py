@@ -175,13 +175,15 @@ def last(journal_dir):
     return found[0] if found else None
 
 
-def after(journal_dir, cycle_id, limit=None, skipped=None):
+def after(journal_dir, cycle_id, limit=None, skipped=None, sizes=None):
     """The reports journaled after the report `cycle_id`, oldest first, at most `limit`.
 
     Returns (reports, found). The journal is searched from its newest line back, so finding the
     previous cycle costs one file read; `found` is False when no report has that id (None, or it
     rotated away): then every report in the journal counts as after it. Lines that are not
-    reports go to `skipped` as "FILE:LINE" and are passed over.
+    reports go to `skipped` as "FILE:LINE" and are passed over. With `sizes` (a dict): its
+    "after_bytes" is the size of every line after `cycle_id` (whatever `limit`), and
+    "report_bytes" the size of each report returned, newline included.
     """
     needle = cycle_id.encode("utf-8") if cycle_id else None  # cheap test before parsing
     newer = []  # (path, number, raw), newest first
@@ -193,12 +195,16 @@ def after(journal_dir, cycle_id, limit=None, skipped=None):
                 found = True
                 break
         newer.append((path, number, raw))
-    out = []
+    out, report_bytes = [], []
     for path, number, raw in reversed(newer):
         report = _report(path, number, raw, skipped)
         if report is None:
             continue
         out.append(report)
+        report_bytes.append(len(raw) + 1)
         if limit is not None and len(out) >= limit:
             break
+    if sizes is not None:
+        sizes["after_bytes"] = sum(len(raw) + 1 for _, _, raw in newer)
+        sizes["report_bytes"] = report_bytes
     return out, found

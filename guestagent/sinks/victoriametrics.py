@@ -168,10 +168,10 @@ def sync(sink_config, state_dir, journal_dir, current, job, instance, deadline,
         except Exception as exc:
             problems.append("could not read back the batch in flight ({}): sending it again"
                             .format(redact("{}: {}".format(type(exc).__name__, exc))))
-    skipped = []
+    skipped, sizes = [], {"after_bytes": 0, "report_bytes": []}
     try:
         reports, found = journal.after(journal_dir, cursor.get("last_id"),
-                                       sink_config.max_reports, skipped)
+                                       sink_config.max_reports, skipped, sizes)
         if cursor.get("last_id") and not found:
             problems.append("the cursor's report {} is no longer in the journal; sending the "
                             "journal from its oldest report".format(cursor["last_id"]))
@@ -220,11 +220,11 @@ def sync(sink_config, state_dir, journal_dir, current, job, instance, deadline,
             error = "cursor not written after an accepted batch: {}".format(exc.strerror or exc)
     outcome["ok"] = error is None
     outcome["last_id"] = cursor.get("last_id")
-    # What still waits in the journal for the store (its size as journaled lines): rotation
-    # drops it once the journal's bound is reached.
-    waiting = pending[outcome["sent_reports"]:]
-    outcome["backlog_reports"] = len(waiting)
-    outcome["backlog_bytes"] = sum(len(journal_line_of(r)) + 1 for r in waiting)
+    # What still waits in the journal for the store (its size as journaled lines, known from
+    # the read above): rotation drops it once the journal's bound is reached.
+    outcome["backlog_reports"] = len(pending) - outcome["sent_reports"]
+    outcome["backlog_bytes"] = max(0, sizes["after_bytes"] -
+                                   sum(sizes["report_bytes"][:outcome["sent_reports"]]))
     if capped:
         outcome["backlog_capped"] = True
     if error:
@@ -233,12 +233,6 @@ def sync(sink_config, state_dir, journal_dir, current, job, instance, deadline,
         outcome["problems"] = [redact(p) for p in problems]
     outcome["duration_s"] = round(time.monotonic() - started, 6)
     return outcome
-
-
-def journal_line_of(report):
-    """The report as the journal holds it (for sizes)."""
-    from guestagent.report import dumps
-    return dumps(report).encode("utf-8")
 
 
 def _settle(sink_config, job, instance, journal_dir, cursor, deadline, outcome):
