@@ -167,7 +167,12 @@ def schema():
         "probes": _probe_defaults_section(),
         "targets": ListOf(_target_section(), [], "test points"),
         "sinks": Section({
-            "pushgateway": Section(_http_sink_fields("Pushgateway base URL"), default=None),
+            "pushgateway": Section(dict(
+                _http_sink_fields("Pushgateway base URL"),
+                full_push_s=Num(3600, "a full PUT at least this often; between, only the "
+                                "metric families that changed since the last accepted push are "
+                                "POSTed (0: always PUT everything)", minimum=0, maximum=86400)),
+                default=None),
             "victoriametrics": Section(dict(
                 _http_sink_fields("VictoriaMetrics base URL (its import API takes timestamps)"),
                 max_reports=Int(500, "reports sent in one cycle at most (a backlog drains over "

@@ -442,7 +442,7 @@ class Cycle(object):
                                                               exc.strerror or exc))
             return None
 
-    def push(self, out):
+    def push(self, out, previous=None):
         sinks = self.report.setdefault("sinks", {})
         push_config = self.config.sinks.pushgateway
         if push_config is None:
@@ -454,7 +454,8 @@ class Cycle(object):
         job = push_config.job or self.config.agent.job
         try:
             outcome = pushgateway.push(out, push_config, job, self.report["agent"]["instance"],
-                                       self.deadline)
+                                       self.deadline,
+                                       previous=(previous or {}).get("pushgateway"))
         except Exception as exc:
             outcome = {"ok": False, "attempts": 0, "error": pushgateway.redact(
                 "{}: {}".format(type(exc).__name__, exc))}
@@ -512,7 +513,7 @@ class Cycle(object):
         self.journal_path = self.write_journal()  # first: what was measured is on flash
         self.settle_state(self.journal_path is not None)
         out = self.metrics()
-        self.push(out)
+        self.push(out, previous)
         self.sync_store(previous)
         self.count_telemetry(previous)
         self.write_outcome()

@@ -115,18 +115,28 @@ class MetricSet(object):
     def series(self):
         return sum(len(family[2]) for family in self.families.values())
 
-    def _lines(self, types, stamp):
+    def _family_lines(self, name, types, suffix):
+        kind, _, samples = self.families[name]
         out = []
+        if types and kind == "counter":
+            out.append("# TYPE {} counter\n".format(name))
+        for key, value in sorted(samples.items()):
+            labels = ",".join('{}="{}"'.format(k, _escape(v)) for k, v in key if v != "")
+            out.append("{}{} {}{}\n".format(name, "{" + labels + "}" if labels else "",
+                                            number(name, value), suffix))
+        return "".join(out)
+
+    def _lines(self, types, stamp, names=None):
         suffix = "" if stamp is None else " %d" % stamp
-        for name in sorted(self.families):
-            kind, _, samples = self.families[name]
-            if types and kind == "counter":
-                out.append("# TYPE {} counter\n".format(name))
-            for key, value in sorted(samples.items()):
-                labels = ",".join('{}="{}"'.format(k, _escape(v)) for k, v in key if v != "")
-                out.append("{}{} {}{}\n".format(name, "{" + labels + "}" if labels else "",
-                                                number(name, value), suffix))
-        return "".join(out).encode("utf-8")
+        return "".join(self._family_lines(name, types, suffix)
+                       for name in sorted(self.families if names is None else names)
+                       ).encode("utf-8")
+
+    def family_texts(self):
+        """[(name, its lines as render() writes them)], by name: what a push compares with the
+        last one to send only the families that changed."""
+        return [(name, self._family_lines(name, True, "").encode("utf-8"))
+                for name in sorted(self.families)]
 
     def render(self):
         """Prometheus text format for the Pushgateway: no timestamps (it rejects them), no HELP,
