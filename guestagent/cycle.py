@@ -555,8 +555,8 @@ def metrics_for(report, timestamp=None):
         out.gauge("guestagent_probe_measurement_error",
                   "1 when the agent could not take the sample (excluded from availability).",
                   1 if sample.get("error") else 0, labels)
-        out.gauge("guestagent_probe_duration_seconds", "Time the probe took.",
-                  sample.get("duration_s"), labels)
+        # The probe's own wall time stays in the report: cycle_duration_seconds says whether
+        # the cycle kept its deadline, and per point it changed every cycle for no reader.
         if sample.get("resolve_s"):
             out.gauge("guestagent_probe_resolve_seconds",
                       "Name resolution time before the probe.", sample["resolve_s"], labels)

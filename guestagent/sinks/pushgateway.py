@@ -20,7 +20,7 @@ import time
 
 from guestagent.sinks import http
 
-CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+CONTENT_TYPE = "text/plain; version=0.0.4"  # the text format is UTF-8 by definition
 
 
 def redact(text, secrets=()):

@@ -189,7 +189,7 @@ def send(sink_config, body, job, instance, timeout_s, deadline=None, counter=Non
         # Line protocol, as VictoriaMetrics and vmagent take it at /write: one line per label
         # set; the series are named <measurement>_<field>, the text format's names.
         path = "{}/write?{}".format(target.base_path, urlencode([("precision", "ms")] + labels))
-        headers = [("Content-Type", "text/plain; charset=utf-8")]
+        headers = []  # the path says the format: /write takes line protocol only
     else:
         path = "{}/api/v1/import/prometheus?{}".format(target.base_path, urlencode(labels))
         headers = [("Content-Type", "text/plain; version=0.0.4")]
