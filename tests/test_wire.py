@@ -262,3 +262,18 @@ def test_bodies_are_gzip_with_the_headers_the_receivers_read(tmp_path):
     assert dict(headers)["Content-Encoding"] == "gzip" and gzip.decompress(body) == text
     assert pushgateway.gzip_body(text) == pushgateway.gzip_body(text)  # no name, no mtime
     assert os.path.basename(__file__) == "test_wire.py"
+
+
+@pytest.mark.parametrize("line, key, said", [
+    ("max_bytes: 100", "sinks.victoriametrics.max_bytes", "expected"),
+    ("format: snappy", "sinks.victoriametrics.format", "expected one of 'influx', 'prometheus'"),
+    ("compress: maybe", "sinks.victoriametrics.compress", "expected"),
+])
+def test_the_new_sink_keys_are_checked_like_the_others(tmp_path, line, key, said):
+    from tests.conftest import run_agent
+    path = write_config(tmp_path, CONFIG.format(
+        state=tmp_path / "state", sinks="  victoriametrics:\n    url: http://127.0.0.1:9\n"
+        "    " + line))
+    proc = run_agent(["check-config", "--config", path])
+    assert proc.returncode == 2
+    assert "{}:12: {}: {}".format(path, key, said) in proc.stderr, proc.stderr

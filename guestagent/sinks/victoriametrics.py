@@ -131,7 +131,6 @@ def held_by_store(sink_config, job, instance, reports, deadline, counter=None):
     """The cycle ids of `reports` the store already holds (read back by timestamp); raises
     sinks.http.SinkError when the store cannot be asked within the deadline. The bytes it
     puts on the wire are added to counter["wire_bytes"]."""
-    from urllib.parse import urlencode
     from guestagent.sinks import http
     target = http.prepare("victoriametrics", sink_config)
     try:
