@@ -155,7 +155,7 @@ def one_count(directory, n_targets, pg_url, vm_url, warmup, requests):
     assert method == "POST"
     out["pg_post_raw"] = len(post_raw)
     out["pg_put_raw"] = len(metric_set.render())
-    out["vm_raw"] = len(victoriametrics.render_one(report))
+    out["vm_raw"] = len(victoriametrics.render_one(report, "influx"))
     out["vm_text_raw"] = len(victoriametrics.render_one(report, "prometheus"))
     out["vm_text_gz"] = len(pushgateway.gzip_body(victoriametrics.render_one(report,
                                                                              "prometheus")))

@@ -63,14 +63,15 @@ def write_cursor(state_dir, cursor):
     write_json(os.path.join(state_dir, CURSOR), cursor)
 
 
-def render_one(report, fmt="influx"):
-    """A report's metrics at its own timestamp, in the sink's `format`."""
+def render_one(report, fmt="prometheus"):
+    """A report's metrics at its own timestamp, in the sink's `format` (the sink passes its
+    own; the default is the text import's, what /api/v1/import/prometheus takes)."""
     from guestagent.cycle import metrics_for
     metric_set = metrics_for(report, timestamp=report["cycle"]["started_ts"])
     return metric_set.render_influx() if fmt == "influx" else metric_set.render_import()
 
 
-def render(reports, fmt="influx"):
+def render(reports, fmt="prometheus"):
     return b"".join(render_one(report, fmt) for report in reports)
 
 
@@ -80,8 +81,9 @@ class Batch(object):
     `max_bytes` waits for the next cycle (the first always goes, or a large report would stop
     the backlog for good)."""
 
-    # The gzip trailer (CRC, size) and the final empty block the body ends with.
-    TRAILER = 10
+    # What the body's end adds: the final empty block (at most 5 bytes after a sync flush) and
+    # the gzip trailer (CRC and size, 8), rounded up.
+    TRAILER = 16
 
     def __init__(self, max_bytes, compress=True, first_always=True):
         import zlib
