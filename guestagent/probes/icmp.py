@@ -285,11 +285,16 @@ def _fields(sent, received, duplicates, late, stats, jitter_ms):
 
 
 def metrics(sample, out):
-    # Sent and received ride on the SLA counters (guestagent_sla_packets_*_total), reachability
-    # on guestagent_probe_success, R on the MOS it maps to; duplicates and late replies only when
-    # there are some (docs/wire.md: what each series carries).
+    # Reachability rides on guestagent_probe_success, R on the MOS it maps to; duplicates and
+    # late replies go only when there are some (docs/wire.md: what each series carries). Sent
+    # and received stay: the worst areas read them per cycle from the store (areas.py), and
+    # while they do not change the Pushgateway is not sent them again.
     labels = out.probe_labels(sample)
     if sample.get("sent"):
+        out.gauge("guestagent_icmp_packets_sent", "Echo requests sent in this cycle's sample.",
+                  sample["sent"], labels)
+        out.gauge("guestagent_icmp_packets_received",
+                  "Distinct echo requests answered within the timeout.", sample["received"], labels)
         out.gauge("guestagent_icmp_loss_ratio", "Fraction of echo requests not answered in time.",
                   sample["loss_ratio"], labels)
         if sample["duplicates"]:
