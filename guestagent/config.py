@@ -125,6 +125,7 @@ def _http_sink_fields(url_help):
         "ca_file": Path(None, "CA bundle for a private PKI"),
         "verify_tls": Bool(True, ""),
         "timeout_s": Num(5, "per request", above=0, maximum=300),
+        "compress": Bool(True, "gzip request bodies (Content-Encoding: gzip)"),
     }
 
 
@@ -166,12 +167,23 @@ def schema():
         "probes": _probe_defaults_section(),
         "targets": ListOf(_target_section(), [], "test points"),
         "sinks": Section({
-            "pushgateway": Section(_http_sink_fields("Pushgateway base URL"), default=None),
+            "pushgateway": Section(dict(
+                _http_sink_fields("Pushgateway base URL"),
+                full_push_s=Num(3600, "a full PUT at least this often; between, only the "
+                                "metric families that changed since the last accepted push are "
+                                "POSTed (0: always PUT everything)", minimum=0, maximum=86400)),
+                default=None),
             "victoriametrics": Section(dict(
                 _http_sink_fields("VictoriaMetrics base URL (its import API takes timestamps)"),
                 max_reports=Int(500, "reports sent in one cycle at most (a backlog drains over "
                                 "several cycles)", minimum=1, maximum=100000),
-                batch_reports=Int(50, "reports per HTTP request", minimum=1, maximum=10000)),
+                batch_reports=Int(50, "reports per HTTP request", minimum=1, maximum=10000),
+                max_bytes=Int(65536, "request body bytes (as sent, compressed) in one cycle at "
+                              "most: a fleet back from an outage does not flood the collector; "
+                              "one report always goes", minimum=1024, maximum=1 << 30),
+                format=Str("influx", "influx: line protocol to /write (one line per label "
+                           "set, the smallest); prometheus: text format to "
+                           "/api/v1/import/prometheus", choices=("influx", "prometheus"))),
                 default=None),
         }, default={}),
     }

@@ -408,6 +408,17 @@ class Cycle(object):
             self.error("sinks", problem)
         return previous if isinstance(previous, dict) and previous.get("cycle_id") else None
 
+    def count_telemetry(self, previous):
+        """This month's telemetry bytes: what the sinks put on the wire this cycle, added to the
+        previous outcome's count while the UTC month is the same (kept in the outcome file)."""
+        sinks = self.report.get("sinks")
+        if not sinks:
+            return
+        month = time.strftime("%Y-%m", time.gmtime())
+        sent = sum(outcome.get("wire_bytes") or 0 for outcome in sinks.values()
+                   if isinstance(outcome, dict) and isinstance(outcome.get("wire_bytes"), int))
+        sinks["telemetry"] = telemetry_month(previous, month, sent)
+
     def write_outcome(self):
         from guestagent.statefile import write_json
         outcome = dict(self.report.get("sinks") or {}, cycle_id=self.report["cycle"]["id"],
@@ -431,7 +442,7 @@ class Cycle(object):
                                                               exc.strerror or exc))
             return None
 
-    def push(self, out):
+    def push(self, out, previous=None):
         sinks = self.report.setdefault("sinks", {})
         push_config = self.config.sinks.pushgateway
         if push_config is None:
@@ -443,7 +454,8 @@ class Cycle(object):
         job = push_config.job or self.config.agent.job
         try:
             outcome = pushgateway.push(out, push_config, job, self.report["agent"]["instance"],
-                                       self.deadline)
+                                       self.deadline,
+                                       previous=(previous or {}).get("pushgateway"))
         except Exception as exc:
             outcome = {"ok": False, "attempts": 0, "error": pushgateway.redact(
                 "{}: {}".format(type(exc).__name__, exc))}
@@ -501,11 +513,23 @@ class Cycle(object):
         self.journal_path = self.write_journal()  # first: what was measured is on flash
         self.settle_state(self.journal_path is not None)
         out = self.metrics()
-        self.push(out)
+        self.push(out, previous)
         self.sync_store(previous)
+        self.count_telemetry(previous)
         self.write_outcome()
         self.metric_set = out
         return self.report, (EXIT_CYCLE_ERRORS if self.report["errors"] else EXIT_OK)
+
+
+def telemetry_month(previous, month, sent_bytes):
+    """{"month", "wire_bytes"}: the previous outcome's count for `month` (0 in a new month, or
+    without one) plus `sent_bytes`."""
+    before = ((previous or {}).get("telemetry") or {})
+    carried = before.get("wire_bytes") if before.get("month") == month else 0
+    if not isinstance(carried, int) or carried < 0:
+        carried = 0
+    return {"month": month, "wire_bytes": carried + int(sent_bytes),
+            "cycle_wire_bytes": int(sent_bytes)}
 
 
 def metrics_for(report, timestamp=None):
@@ -531,8 +555,8 @@ def metrics_for(report, timestamp=None):
         out.gauge("guestagent_probe_measurement_error",
                   "1 when the agent could not take the sample (excluded from availability).",
                   1 if sample.get("error") else 0, labels)
-        out.gauge("guestagent_probe_duration_seconds", "Time the probe took.",
-                  sample.get("duration_s"), labels)
+        # The probe's own wall time stays in the report: cycle_duration_seconds says whether
+        # the cycle kept its deadline, and per point it changed every cycle for no reader.
         if sample.get("resolve_s"):
             out.gauge("guestagent_probe_resolve_seconds",
                       "Name resolution time before the probe.", sample["resolve_s"], labels)
@@ -569,6 +593,15 @@ def metrics_for(report, timestamp=None):
                           "Journal bytes of reports this sink had not accepted after the "
                           "previous cycle.",
                           outcome["backlog_bytes"], {"sink": sink})
+    telemetry = previous.get("telemetry")
+    if isinstance(telemetry, dict) and isinstance(telemetry.get("wire_bytes"), int):
+        # Up to the previous cycle (this one's bytes are known only once it has sent them); a
+        # new UTC month starts from zero.
+        month = time.strftime("%Y-%m", time.gmtime(cycle["started_ts"]))
+        out.gauge("guestagent_telemetry_month_bytes",
+                  "Bytes the sinks put on the wire this calendar month (UTC), up to the "
+                  "previous cycle.", telemetry["wire_bytes"] if telemetry.get("month") == month
+                  else 0)
     storage = report.get("storage")
     if isinstance(storage, dict):
         for key, name, text in _STORAGE_GAUGES:

@@ -74,7 +74,8 @@ def test_private_ca_file_verifies_the_gateway(tmp_path, https_recorder):
     assert "sink pushgateway: ok" in proc.stdout, proc.stdout + proc.stderr
     [(path, authorization, body)] = received
     assert authorization == "Bearer tok-123"
-    assert b"guestagent_icmp_loss_ratio" in body
+    import gzip
+    assert b"guestagent_icmp_loss_ratio" in gzip.decompress(body)  # gzip'd (Content-Encoding)
 
 
 def test_an_unknown_ca_is_refused_by_default(tmp_path, https_recorder):

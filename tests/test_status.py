@@ -334,3 +334,23 @@ def test_sparkline_stays_blank_for_a_new_journal_and_a_foreign_sample(tmp_path):
     assert status["last_24h"]["test_points"]["isp-edge"]["samples"][-2:] == [2, 1]
     line = [x for x in statuses.lines(status, NOW) if x.startswith("isp-edge         |")]
     assert line == ["isp-edge         |{}__|   0.0%    0 h  13.0 ms".format(" " * 22)]
+
+
+def test_data_line_shows_the_month_s_telemetry_beside_the_throughput_budget(tmp_path):
+    month = time.strftime("%Y-%m", time.gmtime(NOW))
+    report = make_report(NOW - 60, probes=[
+        {"kind": "throughput", "target": "speed", "error": None, "skipped": "schedule",
+         "budget": {"day": "x", "used_bytes": 12500000, "budget_bytes": 200000000}}])
+    report["sinks_previous"] = {"cycle_id": "c0", "telemetry": {"month": month,
+                                                                "wire_bytes": 1200}}
+    journal_dir = write_journal(tmp_path, [report])
+    status, text = status_lines(journal_dir)
+    assert status["data"]["telemetry_bytes"] == 1200
+    assert "data sinks 1.2 kB in {} (UTC); throughput tests 12.5 MB of 200.0 MB today".format(
+        month) in text
+    # The outcome file is newer than the report: its count wins; a past month's reads as 0.
+    outcome = {"cycle_id": "c1", "telemetry": {"month": month, "wire_bytes": 3400000}}
+    assert statuses.data_use(report, outcome, NOW)["telemetry_bytes"] == 3400000
+    outcome["telemetry"]["month"] = "1999-01"
+    assert statuses.data_use(report, outcome, NOW)["telemetry_bytes"] == 0
+    assert statuses.data_use({"probes": []}, None, NOW)["telemetry_bytes"] is None

@@ -229,7 +229,25 @@ def levels(series):
     return out
 
 
-def build(report, history, now, interval_s, day=None):
+def data_use(report, outcome, now):
+    """What the agent put on the metered link: the sinks' bytes this UTC month (the outcome
+    file's count, else the one the report carries) beside the throughput tests' daily budget."""
+    telemetry = (outcome or {}).get("telemetry") or \
+        (report.get("sinks_previous") or {}).get("telemetry") or {}
+    month = time.strftime("%Y-%m", time.gmtime(now))
+    out = {"month": month, "telemetry_bytes": None, "throughput": None}
+    if isinstance(telemetry, dict) and isinstance(telemetry.get("wire_bytes"), int):
+        out["telemetry_bytes"] = telemetry["wire_bytes"] if telemetry.get("month") == month \
+            else 0
+    for sample in report.get("probes") or []:
+        budget = sample.get("budget") if isinstance(sample, dict) else None
+        if sample.get("kind") == "throughput" and isinstance(budget, dict):
+            out["throughput"] = {"day": budget.get("day"), "used_bytes": budget.get("used_bytes"),
+                                 "budget_bytes": budget.get("budget_bytes")}
+    return out
+
+
+def build(report, history, now, interval_s, day=None, outcome=None):
     cycle = report["cycle"]
     agent = report.get("agent") or {}
     age_s = now - (cycle.get("started_ts") or now)
@@ -255,6 +273,7 @@ def build(report, history, now, interval_s, day=None):
         "location": report.get("location") or {},
         "cellular": report.get("cellular") or [],
         "push": history,
+        "data": data_use(report, outcome, now),
         "last_24h": day,
     }
 
@@ -401,6 +420,8 @@ def lines(status, now, glyphs=GLYPHS_ASCII):
             _num(radio.get("rsrp_dbm"), "{}"), _num(radio.get("rsrq_db"), "{}"),
             _num(radio.get("snr_db"), "{}")))
     out.append(_push_line(status["push"], now))
+    if status.get("data"):
+        out.append(_data_line(status["data"]))
     if status["push"].get("last_error") and status["push"]["failures_since_ok"]:
         out.append("  last push error: " + status["push"]["last_error"])
     for error in cycle["errors"][:4]:
@@ -425,6 +446,26 @@ def _location_line(location):
     if location.get("age_s") is not None:
         parts.append("{} old".format(_ago(location["age_s"])))
     return ", ".join(parts)
+
+
+def _bytes(value):
+    if value is None:
+        return "?"
+    for unit, size in (("GB", 1e9), ("MB", 1e6), ("kB", 1e3)):
+        if value >= size:
+            return "{:.1f} {}".format(value / size, unit)
+    return "{} B".format(value)
+
+
+def _data_line(data):
+    text = "data sinks {} in {} (UTC)".format(
+        "not counted yet" if data["telemetry_bytes"] is None else _bytes(data["telemetry_bytes"]),
+        data["month"])
+    throughput = data.get("throughput")
+    if throughput:
+        text += "; throughput tests {} of {} today".format(
+            _bytes(throughput.get("used_bytes")), _bytes(throughput.get("budget_bytes")))
+    return text
 
 
 def _push_line(push, now):
@@ -460,7 +501,7 @@ def main(args):
         try:
             names = [s.get("target") for s in report.get("probes") or []]
             day = last_day(journal_dir, [n for n in names if isinstance(n, str)], now)
-            status = build(report, history, now, interval_s, day)
+            status = build(report, history, now, interval_s, day, last_outcome(journal_dir))
             text = "\n".join(lines(status, now, glyphs))
             break
         except (AttributeError, KeyError, TypeError, ValueError, IndexError):

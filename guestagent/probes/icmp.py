@@ -285,6 +285,10 @@ def _fields(sent, received, duplicates, late, stats, jitter_ms):
 
 
 def metrics(sample, out):
+    # Reachability rides on guestagent_probe_success, R on the MOS it maps to; duplicates and
+    # late replies go only when there are some (docs/wire.md: what each series carries). Sent
+    # and received stay: the worst areas read them per cycle from the store (areas.py), and
+    # while they do not change the Pushgateway is not sent them again.
     labels = out.probe_labels(sample)
     if sample.get("sent"):
         out.gauge("guestagent_icmp_packets_sent", "Echo requests sent in this cycle's sample.",
@@ -293,14 +297,14 @@ def metrics(sample, out):
                   "Distinct echo requests answered within the timeout.", sample["received"], labels)
         out.gauge("guestagent_icmp_loss_ratio", "Fraction of echo requests not answered in time.",
                   sample["loss_ratio"], labels)
-        out.gauge("guestagent_icmp_duplicate_replies", "Duplicate echo replies in the sample.",
-                  sample["duplicates"], labels)
-        out.gauge("guestagent_icmp_late_replies", "Replies that came after the timeout.",
-                  sample["late"], labels)
-        out.gauge("guestagent_probe_reachable", "1 when at least one reply came back.",
-                  1 if sample["reachable"] else 0, labels)
+        if sample["duplicates"]:
+            out.gauge("guestagent_icmp_duplicate_replies", "Duplicate echo replies in the sample.",
+                      sample["duplicates"], labels)
+        if sample["late"]:
+            out.gauge("guestagent_icmp_late_replies", "Replies that came after the timeout.",
+                      sample["late"], labels)
     stats = sample.get("rtt_ms") or {}
-    for stat in ("min", "median", "avg", "p95", "max", "mdev"):
+    for stat in RTT_STATS:
         if stats.get(stat) is not None:
             out.gauge("guestagent_icmp_rtt_seconds",
                       "Round-trip time of the sample's replies, by statistic.",
@@ -313,5 +317,9 @@ def metrics(sample, out):
         out.gauge("guestagent_icmp_mos_estimate",
                   "Voice quality estimated from RTT, jitter and loss (simplified E-model).",
                   sample["mos_estimate"], labels)
-        out.gauge("guestagent_icmp_r_factor", "E-model R behind the MOS estimate.",
-                  sample["r_factor"], labels)
+
+
+# The statistics pushed: the sample's delay (median), its tail (p95) and the path's floor (min).
+# avg, max and mdev stay in the report (the journal): with 10 packets max is p95's neighbour,
+# avg the median's, and jitter says what mdev would.
+RTT_STATS = ("min", "median", "p95")

@@ -45,6 +45,9 @@ class Target(object):
         self.authorization = authorization
         self.secrets = secrets
         self.context = context
+        # Bytes the requests to this target put on the wire (request line, headers, body) and
+        # what came back (status line, headers, body as read): the telemetry byte counter's.
+        self.wire_bytes = 0
 
 
 def prepare(name, sink_config):
@@ -131,14 +134,18 @@ def send(target, method, path, headers, body, deadline, timeout_s, answer_bytes=
     if target.authorization:
         all_headers.append(("Authorization", target.authorization))
     all_headers.append(("Connection", "close"))
+    host = host_header(target.host, target.port, target.scheme)
     with Exchange(limit, timeout_s) as exchange:
         try:
             exchange.connect(address, target.port)
             if target.context is not None:
                 exchange.start_tls(target.context, target.host)
-            exchange.request(method, path, all_headers, body,
-                             host=host_header(target.host, target.port, target.scheme))
+            # Counted once connected, whether or not all of it leaves: a metered link bills
+            # what was sent, so the counter errs on the side of too much.
+            target.wire_bytes += request_bytes(method, path, all_headers, body, host)
+            exchange.request(method, path, all_headers, body, host=host)
             response = exchange.response()
+            target.wire_bytes += _response_head_bytes(response)
         except Exception as exc:  # whatever the network or the server did: recorded, not raised
             # Library messages may quote what the server sent (a bad status line): redact
             # and cut them as a body.
@@ -151,7 +158,30 @@ def send(target, method, path, headers, body, deadline, timeout_s, answer_bytes=
                 data = exchange.read_body(response, answer_bytes)
         except Exception as exc:
             raise SinkError(one_line(redact(exchange.failure(exc), target.secrets)))
+        target.wire_bytes += len(data)
     return response.status, data
+
+
+def request_bytes(method, path, headers, body, host):
+    """The size of a request as httpio.Exchange.request writes it (HTTP/1.1, a Host header,
+    Content-Length when there is a body)."""
+    size = len("{} {} HTTP/1.1\r\n".format(method, path).encode("utf-8"))
+    fields = [("Host", host)] + list(headers)
+    if body is not None and not any(k.lower() in ("content-length", "transfer-encoding")
+                                    for k, _ in fields):
+        fields.append(("Content-Length", str(len(body))))
+    size += sum(len("{}: {}\r\n".format(k, v).encode("latin-1", "replace")) for k, v in fields)
+    return size + 2 + len(body or b"")
+
+
+def _response_head_bytes(response):
+    """The status line and headers of an answer, as received (near enough: header lines as
+    http.client kept them)."""
+    try:
+        head = len("HTTP/1.1 {} {}\r\n".format(response.status, response.reason))
+        return head + sum(len(k) + len(v) + 4 for k, v in response.getheaders()) + 2
+    except Exception:  # an answer without a usable head still counts its body
+        return 0
 
 
 def redact(text, secrets=()):

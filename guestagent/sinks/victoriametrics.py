@@ -4,7 +4,11 @@
 The Pushgateway keeps only the last push and rejects timestamps; a store that takes timestamps can
 hold every cycle, including those measured while the uplink was down. The cycle journals its
 report first; this sink then sends what the journal holds after the cursor, oldest first, in
-batches bounded by `max_reports` and by the deadline. What does not fit goes next cycle.
+gzip'd batches bounded by `max_reports`, by `max_bytes` of request bodies per cycle (so that a
+fleet back from an outage does not flood the collector) and by the deadline. What does not fit
+goes next cycle. The body is InfluxDB line protocol for `/write` (`format: influx`, one line per
+label set) or the Prometheus text format for `/api/v1/import/prometheus`, both without HELP or
+TYPE: the store keeps neither.
 
 The cursor (`<state_dir>/victoriametrics.json`) is keyed on the journal, not on the clock:
 `last_id` is the cycle id of the newest report the store accepted, and every report journaled
@@ -59,13 +63,62 @@ def write_cursor(state_dir, cursor):
     write_json(os.path.join(state_dir, CURSOR), cursor)
 
 
-def render_one(report):
+def render_one(report, fmt="prometheus"):
+    """A report's metrics at its own timestamp, in the sink's `format` (the sink passes its
+    own; the default is the text import's, what /api/v1/import/prometheus takes)."""
     from guestagent.cycle import metrics_for
-    return metrics_for(report, timestamp=report["cycle"]["started_ts"]).render()
+    metric_set = metrics_for(report, timestamp=report["cycle"]["started_ts"])
+    return metric_set.render_influx() if fmt == "influx" else metric_set.render_import()
 
 
-def render(reports):
-    return b"".join(render_one(report) for report in reports)
+def render(reports, fmt="prometheus"):
+    return b"".join(render_one(report, fmt) for report in reports)
+
+
+class Batch(object):
+    """Rendered reports gathered into one request body, gzip'd as they come so that the body's
+    size on the wire is known before a report is added: a report that would take the body past
+    `max_bytes` waits for the next cycle (the first always goes, or a large report would stop
+    the backlog for good)."""
+
+    # What the body's end adds: the final empty block (at most 5 bytes after a sync flush) and
+    # the gzip trailer (CRC and size, 8), rounded up.
+    TRAILER = 16
+
+    def __init__(self, max_bytes, compress=True, first_always=True):
+        import zlib
+        self.max_bytes = max_bytes
+        self.first_always = first_always
+        self.compressor = zlib.compressobj(6, zlib.DEFLATED, 31) if compress else None
+        self.pieces = []
+        self.size = 0  # bytes of the body so far, as sent
+        self.raw_bytes = 0  # the same uncompressed
+        self.reports = []
+
+    def add(self, report, rendered):
+        """Add a rendered report; False (nothing added) when it would pass max_bytes."""
+        import zlib
+        if self.compressor is None:
+            piece, compressor = rendered, None
+        else:
+            compressor = self.compressor.copy()
+            piece = compressor.compress(rendered) + compressor.flush(zlib.Z_SYNC_FLUSH)
+        trailer = self.TRAILER if compressor is not None else 0
+        if (self.reports or not self.first_always) and \
+                self.size + len(piece) + trailer > self.max_bytes:
+            return False
+        if compressor is not None:
+            self.compressor = compressor
+        self.pieces.append(piece)
+        self.size += len(piece)
+        self.raw_bytes += len(rendered)
+        self.reports.append(report)
+        return True
+
+    def body(self):
+        if self.compressor is not None:
+            return b"".join(self.pieces) + self.compressor.flush()
+        return b"".join(self.pieces)
 
 
 def _stamp_ms(report):
@@ -76,12 +129,22 @@ def _label(value):
     return str(value).replace("\\", "\\\\").replace('"', '\\"')
 
 
-def held_by_store(sink_config, job, instance, reports, deadline):
+def held_by_store(sink_config, job, instance, reports, deadline, counter=None):
     """The cycle ids of `reports` the store already holds (read back by timestamp); raises
-    sinks.http.SinkError when the store cannot be asked within the deadline."""
-    from urllib.parse import urlencode
+    sinks.http.SinkError when the store cannot be asked within the deadline. The bytes it
+    puts on the wire are added to counter["wire_bytes"]."""
     from guestagent.sinks import http
     target = http.prepare("victoriametrics", sink_config)
+    try:
+        return _held(target, sink_config, job, instance, reports, deadline)
+    finally:
+        if counter is not None:
+            counter["wire_bytes"] = counter.get("wire_bytes", 0) + target.wire_bytes
+
+
+def _held(target, sink_config, job, instance, reports, deadline):
+    from urllib.parse import urlencode
+    from guestagent.sinks import http
     timeout_s = sink_config.timeout_s
     try:  # make what was just imported searchable (single-node VictoriaMetrics)
         http.send(target, "GET", target.base_path + "/internal/force_flush", {}, None,
@@ -110,20 +173,37 @@ def held_by_store(sink_config, job, instance, reports, deadline):
     return held
 
 
-def send(sink_config, body, job, instance, timeout_s, deadline=None):
+def send(sink_config, body, job, instance, timeout_s, deadline=None, counter=None,
+         encoded=False):
     """One import request, all of it within timeout_s (and `deadline`); raises
-    sinks.http.SinkError, whose text is safe to record, for any failure."""
+    sinks.http.SinkError, whose text is safe to record, for any failure. `body` is rendered in
+    the sink's format, gzip'd here unless `encoded` says it already is (or `compress` is off).
+    The bytes put on the wire are added to counter["wire_bytes"]."""
     from urllib.parse import urlencode
     from guestagent.sinks import http
     if deadline is None:
         from guestagent.deadline import Deadline
         deadline = Deadline(timeout_s)
     target = http.prepare("victoriametrics", sink_config)
-    path = "{}/api/v1/import/prometheus?{}".format(target.base_path, urlencode(
-        [("extra_label", "job=" + job), ("extra_label", "instance=" + instance)]))
-    status, text = http.send(target, "POST", path,
-                             {"Content-Type": "text/plain; version=0.0.4"}, body, deadline,
-                             timeout_s)
+    labels = [("extra_label", "job=" + job), ("extra_label", "instance=" + instance)]
+    if sink_config.get("format", "influx") == "influx":
+        # Line protocol, as VictoriaMetrics and vmagent take it at /write: one line per label
+        # set; the series are named <measurement>_<field>, the text format's names.
+        path = "{}/write?{}".format(target.base_path, urlencode([("precision", "ms")] + labels))
+        headers = []  # the path says the format: /write takes line protocol only
+    else:
+        path = "{}/api/v1/import/prometheus?{}".format(target.base_path, urlencode(labels))
+        headers = [("Content-Type", "text/plain; version=0.0.4")]
+    if sink_config.get("compress", True) is not False:
+        if not encoded:
+            from guestagent.sinks.pushgateway import gzip_body
+            body = gzip_body(body)
+        headers.append(("Content-Encoding", "gzip"))
+    try:
+        status, text = http.send(target, "POST", path, headers, body, deadline, timeout_s)
+    finally:
+        if counter is not None:
+            counter["wire_bytes"] = counter.get("wire_bytes", 0) + target.wire_bytes
     if status >= 300:
         text = http.short_body(text, target.secrets)
         raise http.SinkError("HTTP {} from VictoriaMetrics{}".format(
@@ -180,44 +260,66 @@ def sync(sink_config, state_dir, journal_dir, current, job, instance, deadline,
         error = "cannot read the journal: {}".format(exc)
     problems.extend("journal line {} is not a report; passed over".format(s) for s in skipped)
     pending, capped = list(reports), len(reports) >= sink_config.max_reports
+    fmt = sink_config.get("format", "influx")
+    compress = sink_config.get("compress", True) is not False
+    max_bytes = sink_config.get("max_bytes") or 65536
+    counter = {"wire_bytes": outcome.pop("wire_bytes", 0)}
+    body_bytes = 0  # request bodies sent this cycle, against max_bytes
     while reports and error is None:
         timeout_s = min(sink_config.timeout_s, deadline.remaining())
         if timeout_s < 0.2:
             error = "no time left in the cycle's deadline; the rest goes next cycle"
             break
-        batch, body = [], []
+        # The cycle's share is max_bytes of bodies: the first report goes whatever its size,
+        # later batches only within what is left.
+        batch = Batch(max_bytes - body_bytes, compress, first_always=not body_bytes)
+        taken = 0
         for report in reports[:sink_config.batch_reports]:
             try:
-                body.append(render_one(report))
-                batch.append(report)
+                rendered = render_one(report, fmt)
             except Exception as exc:  # a report-shaped line we cannot render: pass it over
                 problems.append("report {} cannot be rendered ({}: {}); passed over".format(
                     report["cycle"]["id"], type(exc).__name__, exc))
-        done = reports[:sink_config.batch_reports]
-        reports = reports[sink_config.batch_reports:]
-        if not batch:
+                taken += 1
+                continue
+            if not batch.add(report, rendered):
+                outcome["bytes_capped"] = True
+                break
+            taken += 1
+        done = reports[:taken]
+        reports = reports[taken:]
+        if not batch.reports and outcome.get("bytes_capped"):
+            break
+        if not batch.reports:
             cursor = dict(cursor, last_id=done[-1]["cycle"]["id"], in_flight=None)
             continue
         try:
             write_cursor(state_dir, dict(cursor, in_flight={
-                "ids": [r["cycle"]["id"] for r in batch], "after": cursor.get("last_id")}))
+                "ids": [r["cycle"]["id"] for r in batch.reports],
+                "after": cursor.get("last_id")}))
         except (IOError, OSError) as exc:
             # Sending without a cursor on flash would send it again next cycle.
             error = "cursor not writable, nothing sent: {}".format(exc.strerror or exc)
             break
         outcome["attempts"] += 1
+        body = batch.body()
+        body_bytes += len(body)
         try:
-            send(sink_config, b"".join(body), job, instance, timeout_s)
+            send(sink_config, body, job, instance, timeout_s, counter=counter, encoded=True)
         except Exception as exc:
             error = "{}: {}".format(type(exc).__name__, exc)
             break  # the batch stays in flight: read back next cycle
-        outcome["sent_reports"] += len(batch)
+        outcome["sent_reports"] += len(batch.reports)
         cursor = {"last_id": done[-1]["cycle"]["id"], "in_flight": None,
                   "accepted_at": time.time()}
         try:
             write_cursor(state_dir, cursor)
         except (IOError, OSError) as exc:
             error = "cursor not written after an accepted batch: {}".format(exc.strerror or exc)
+        if outcome.get("bytes_capped"):
+            break
+    outcome["wire_bytes"] = counter["wire_bytes"]
+    outcome["body_bytes"] = body_bytes
     outcome["ok"] = error is None
     outcome["last_id"] = cursor.get("last_id")
     # What still waits in the journal for the store (its size as journaled lines, known from
@@ -246,7 +348,11 @@ def _settle(sink_config, job, instance, journal_dir, cursor, deadline, outcome):
     settled = dict(cursor, in_flight=None)
     if not batch:
         return settled
-    held = held_by_store(sink_config, job, instance, batch, deadline)
+    counter = {"wire_bytes": outcome.get("wire_bytes", 0)}
+    try:
+        held = held_by_store(sink_config, job, instance, batch, deadline, counter)
+    finally:
+        outcome["wire_bytes"] = counter["wire_bytes"]
     for report in batch:  # the prefix the store holds is done; the rest is sent again
         if report["cycle"]["id"] not in held:
             break

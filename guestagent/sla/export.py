@@ -67,9 +67,10 @@ def add(section, out):
                 out.gauge("guestagent_sla_baseline_spread_" + unit,
                           "Baseline spread S: interquartile range, floored.",
                           base["S"] * scale, metric_labels)
-            out.gauge("guestagent_sla_baseline_learning",
-                      "1 while the baseline window holds fewer than baseline_min_samples.",
-                      _flag(base.get("learning")), metric_labels)
+            if base.get("learning"):  # present only while learning: within_baseline follows
+                out.gauge("guestagent_sla_baseline_learning",
+                          "1 while the baseline window holds fewer than baseline_min_samples.",
+                          1, metric_labels)
             out.gauge("guestagent_sla_within_baseline",
                       "1 when the last sample was within baseline (|V-B|/S <= T); absent while "
                       "learning.", _flag(base.get("within")), metric_labels)
