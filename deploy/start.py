@@ -138,14 +138,19 @@ def start(design, run_dir, overrides=None, extra_args=None, designs=None, timeou
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("design", choices=sorted(load()["designs"]))
+    parser.add_argument("design")
+    parser.add_argument("--designs", help="a designs file (default: deploy/designs.yaml)")
     parser.add_argument("--run-dir", help="data, buffers and logs (default: a new temp dir)")
     parser.add_argument("--set", action="append", default=[], metavar="VAR=VALUE",
                         help="override a var of designs.yaml or fix an address (VM=127.0.0.1:8428)")
     args = parser.parse_args(argv)
+    designs = load(args.designs)
+    if args.design not in designs["designs"]:
+        parser.error("no design {!r}; choose from {}".format(args.design,
+                                                            ", ".join(sorted(designs["designs"]))))
     overrides = dict(item.split("=", 1) for item in args.set)
     run_dir = args.run_dir or tempfile.mkdtemp(prefix="guestagent-" + args.design + "-")
-    running = start(args.design, run_dir, overrides)
+    running = start(args.design, run_dir, overrides, designs=designs)
     for name, proc, _log in running.procs:
         print("{:<12} http://{:<22} pid {:<7} log {}".format(
             name, running.addr[name], proc.pid, running.log_path(name)))

@@ -85,6 +85,26 @@ def names(count, first=0):
     return [routers.router_name(i) for i in range(first, first + count)]
 
 
+def test_every_design_file_resolves():
+    """Every placeholder of every design (the cluster's too, whose binaries Debian lacks) has a
+    value, and the files it names exist."""
+    import string
+    for path in (None, os.path.join(ROOT, "deploy", "cluster", "designs.yaml")):
+        spec = start.load(path)
+        for design, components in spec["designs"].items():
+            values = dict((k, str(v)) for k, v in spec["vars"].items())
+            values.update(RUN="/run", ROOT=ROOT)
+            for component in components:
+                for name in [component["name"]] + component.get("ports", []):
+                    values[name] = "127.0.0.1:1"
+            for component in components:
+                for arg in component["argv"]:
+                    string.Template(arg).substitute(values)
+                for rel in component.get("files", []):
+                    with open(os.path.join(ROOT, "deploy", rel)) as f:
+                        yaml.safe_load(string.Template(f.read()).substitute(values))
+
+
 def test_captured_cycle_is_what_the_sinks_send(captured):
     push, imported = captured["pushgateway"], captured["victoriametrics"]
     assert push.method == "PUT" and push.path("r1") == "/metrics/job/guestagent/instance/r1"
