@@ -259,19 +259,30 @@ def dashboard_queries():
     return out
 
 
-def query_latency(base, queries, at_s):
-    """Median seconds of each dashboard query (3 runs, result cache off); the slowest panel."""
-    times = []
+def query_latency(base, queries, at_s, runs_each=3):
+    """Median seconds of each dashboard query (result cache off), the slowest one, and the
+    queries the store refused ({HTTP status: count}; e.g. 422 past
+    -search.maxUniqueTimeseries)."""
+    import urllib.error
+    times, refused = [], {}
     for _title, expr in queries:
         runs = []
-        for _ in range(3):
+        for _ in range(runs_each):
             url = base + "/api/v1/query?" + urllib.parse.urlencode(
                 [("query", expr), ("time", "%.0f" % at_s), ("nocache", "1")])
             began = time.monotonic()
-            get(url, 120)
+            try:
+                get(url, 120)
+            except urllib.error.HTTPError as exc:
+                refused[exc.code] = refused.get(exc.code, 0) + 1
+                break
+            except OSError:
+                refused["timeout"] = refused.get("timeout", 0) + 1
+                break
             runs.append(time.monotonic() - began)
-        times.append(statistics.median(runs))
-    return sum(times), max(times)
+        if runs:
+            times.append(statistics.median(runs))
+    return sum(times), max(times) if times else float("nan"), refused
 
 
 def wait_ingested(vm_base, vmagent_base, expected_rows, began, limit_s=1800):
@@ -339,7 +350,7 @@ def bench_victoriametrics(capture, sizes, compress, work, rows, log, cycles=3):
             rss = {name: rss_bytes(lab.pid(name)) for name in ("VM", "VMAGENT", "VMAUTH")}
             at_s = (t0_ms / 1000.0) + (total_cycles + 1) * PERIOD_S
             queries = dashboard_queries()
-            total_q, slowest_q = query_latency(vm, queries, at_s)
+            total_q, slowest_q, refused_q = query_latency(vm, queries, at_s)
             steady_rate = statistics.median([r[2] for r in steady]) if steady else new_rate
             steady_push = statistics.median([r[0].accepted / r[0].wall_s for r in steady]) \
                 if steady else first.accepted / first.wall_s
@@ -353,6 +364,7 @@ def bench_victoriametrics(capture, sizes, compress, work, rows, log, cycles=3):
                 "samples_per_s": steady_rate, "rss": rss["VM"], "rss_all": rss,
                 "disk_router_day": per_router_day, "queries_s": total_q,
                 "slowest_query_s": slowest_q, "n_queries": len(queries),
+                "refused_queries": refused_q,
                 "timed": timed, "capacity": capacity, "headroom": capacity / n})
             log("vm N={}: RSS {}, disk {:.0f} KB/router/day, {} queries {:.2f} s (slowest "
                 "{:.2f} s), headroom {:.1f}".format(n, {k: v // 2 ** 20 for k, v in rss.items()},
@@ -388,7 +400,10 @@ def print_table(capture, rows, breaking, compress, out=sys.stdout):
             cells.append("{:,.0f} / {:,.0f}".format(row["new_samples_per_s"],
                                                     row["samples_per_s"]))
             cells.append("{:.0f}".format(row["disk_router_day"] / 1024))
-            cells.append("{:.2f} ({:.2f})".format(row["queries_s"], row["slowest_query_s"]))
+            cells.append("{:.2f} ({:.2f}){}".format(
+                row["queries_s"], row["slowest_query_s"], "".join(
+                    ", {} refused: {}".format(n, code)
+                    for code, n in sorted(row["refused_queries"].items(), key=str))))
         for spread in (False, True):
             result = timed[spread]
             cells.append("{} ({:.0f})".format(result.errors, result.peak_per_s))
