@@ -8,7 +8,16 @@ eem:
   tracks: [10, 20]         # one applet per IOS track (`track 10 ip sla 10 reachability`)
   throughput_cron: "15 3 * * *"   # a cron applet for the slow throughput test
   session_user: eemuser    # `event manager session cli username` under AAA authorization
+  spread: true             # shift a cron timer by this router's stable offset (default)
+  spread_key: FCW2316L0AB  # what the offset is hashed from; default: serial, instance, hostname
 ```
+
+A fleet whose timers say the same `*/5` would push in the same second. With `timer_cron` set,
+the timer applet is shifted by an offset in [0, the cron step) hashed (SHA-256) from the router's
+serial: whole minutes go into the cron entry (`*/5` -> `3-59/5`), the seconds into an EEM
+`wait` action before the agent starts, and maxrun grows by that wait so the cycle keeps its
+budget. The same router always gets the same offset (no randomness: `render`, `apply` and
+`doctor` agree on it).
 
 IOS prints the session user quoted (`event manager session cli username "eemuser"`) however it was
 typed: the running config is compared by the name, and removed by the line as IOS prints it.
@@ -18,11 +27,12 @@ wheel renders the same lines (a test compares the two). Only `guestagent eem app
 installer configure the router, through `cli.configure()`; nothing in a cycle does.
 """
 
+import hashlib
 import math
 import os
 import re
 
-from guestagent.schema import Int, ListOf, Num, Section, Str
+from guestagent.schema import Bool, Int, ListOf, Num, Section, Str
 
 DEFAULT_PREFIX = "QOE"
 # The installer's venv; a router install without it sets eem.python: python3.
@@ -55,6 +65,10 @@ SCHEMA = Section({
                            pattern=_CRON),
     "session_user": Str(None, "`event manager session cli username` for AAA command "
                         "authorization", pattern=_WORD),
+    "spread": Bool(True, "shift the cron timer by a stable per-router offset so that a fleet "
+                   "does not push in the same second"),
+    "spread_key": Str(None, "text the offset is hashed from; default: the router's serial "
+                      "(`show version`), else agent.instance, else the hostname", pattern=_WORD),
 }, default={})
 
 # One template per applet kind; {name}, {event}, {command} filled in by render().
@@ -70,6 +84,8 @@ TEMPLATES = {
     "cron": ("event manager applet {name}\n"
              " event timer cron cron-entry \"{cron}\" maxrun {maxrun}\n"),
 }
+# The spread's seconds: EEM's own `wait` action, before the agent starts (it counts in maxrun).
+WAIT_ACTION = " action 0.5 wait {wait}\n"
 ACTIONS = (" action 1.0 cli command \"enable\"\n"
            " action 2.0 cli command \"guestshell run {command}\"\n")
 
@@ -108,6 +124,10 @@ def check(config):
         problems.append("eem.maxrun_s {} is longer than the timer interval {:g} s: cycles would "
                         "overlap (the second one exits at the lock); lengthen the interval or "
                         "shorten maxrun".format(maxrun, interval))
+    step = cron_step_min(eem.timer_cron) if eem.timer_cron else None
+    if step is not None and maxrun > step * 60:
+        problems.append("eem.maxrun_s {} is longer than the cron step of {} min: cycles would "
+                        "overlap; lengthen the step or shorten maxrun".format(maxrun, step))
     return problems
 
 
@@ -130,21 +150,94 @@ def config_argument(config):
     return " -c " + path
 
 
-def applets(config):
+# -- the spread: a stable per-router offset of the cron timer ------------------------------------
+
+_STEP = re.compile(r"^\*(?:/([0-9]+))?$")
+
+
+def spread_key(config, serial=None):
+    """What the offset is hashed from: eem.spread_key, else the serial (read from `show version`
+    by the caller), else agent.instance, else this host's name."""
+    import socket
+    return (settings(config).spread_key or serial or getattr(config.agent, "instance", None)
+            or socket.gethostname())
+
+
+def cron_step_min(cron):
+    """The minute step of a cron entry whose minute field is `*` or `*/N` (N dividing 60), and
+    whose other fields say nothing about minutes; None for any other entry (left unshifted)."""
+    fields = (cron or "").split()
+    if len(fields) != 5:
+        return None
+    match = _STEP.match(fields[0])
+    if not match:
+        return None
+    step = int(match.group(1) or 1)
+    return step if 1 <= step <= 60 and 60 % step == 0 else None
+
+
+def spread_offset(key, step_min, budget_s):
+    """(minute offset, wait seconds) for `key` in a cron period of `step_min` minutes, with a
+    cycle that may run `budget_s` seconds. The hash's low part picks the minute, its next part
+    the second; the wait is kept short enough that wait + budget fits in the period, so cycles
+    never overlap."""
+    period_s = step_min * 60
+    seconds = max(1, min(60, period_s - budget_s + 1))
+    value = int(hashlib.sha256(key.encode("utf-8")).hexdigest()[:16], 16)
+    return value % step_min, (value // step_min) % seconds
+
+
+def read_serial(runner):
+    """The serial in `show version` through anything with .execute() (the cli module, a
+    device); None when it cannot be read."""
+    from guestagent import ios
+    try:
+        return ios.parser("show-version")(runner.execute("show version") or "").get("serial")
+    except Exception:
+        return None
+
+
+def spread(config, key=None, serial=None):
+    """The timer's spread: {"key", "minute", "wait_s", "offset_s", "cron"} or None when there
+    is none (spread off, a watchdog timer, or a cron entry that is not `*/N`)."""
+    eem = settings(config)
+    if not eem.spread or not eem.timer_cron:
+        return None
+    cron = eem.timer_cron.strip()
+    step = cron_step_min(cron)
+    if step is None:
+        return None
+    key = key or spread_key(config, serial)
+    minute, wait = spread_offset(key, step, maxrun_s(config))
+    fields = cron.split()
+    fields[0] = "*" if step == 1 else "{}-59/{}".format(minute, step)
+    return {"key": key, "minute": minute, "wait_s": wait, "offset_s": minute * 60 + wait,
+            "cron": " ".join(fields)}
+
+
+def applets(config, key=None, serial=None):
     """[(name, kind, [config lines])] in the order they are applied."""
     eem = settings(config)
     maxrun = maxrun_s(config)
     base = "{} -m guestagent run{}".format(eem.python, config_argument(config))
     out = []
 
-    def add(kind, suffix, template, trigger, **values):
+    def add(kind, suffix, template, trigger, wait=0, **values):
         name = "{}_{}".format(eem.prefix, suffix)
-        text = TEMPLATES[template].format(name=name, maxrun=maxrun, **values)
+        # The wait runs inside the applet, so maxrun carries it on top of the cycle's budget.
+        text = TEMPLATES[template].format(name=name, maxrun=maxrun + wait, **values)
+        if wait:
+            text += WAIT_ACTION.format(wait=wait)
         text += ACTIONS.format(command="{} --trigger {}".format(base, trigger))
         out.append((name, kind, text.splitlines()))
 
     if eem.timer_cron:
-        add("timer", "TIMER", "timer-cron", "timer", cron=eem.timer_cron.strip())
+        shift = spread(config, key, serial)
+        if shift is None:
+            add("timer", "TIMER", "timer-cron", "timer", cron=eem.timer_cron.strip())
+        else:
+            add("timer", "TIMER", "timer-cron", "timer", wait=shift["wait_s"],
+                cron=shift["cron"])
     else:
         add("timer", "TIMER", "timer", "timer", interval=int(eem.interval_s or
                                                              config.agent.interval_s))
@@ -191,13 +284,14 @@ def running_session(global_lines):
     return None, None
 
 
-def render(config):
-    """Every config line `eem apply` sends, in order; raises EEMError when the section is wrong."""
+def render(config, key=None, serial=None):
+    """Every config line `eem apply` sends, in order; raises EEMError when the section is wrong.
+    `key`/`serial` name the router for the spread (see spread_key())."""
     problems = check(config)
     if problems:
         raise EEMError("; ".join(problems))
     lines = list(session_lines(config))
-    for _name, _kind, applet_lines in applets(config):
+    for _name, _kind, applet_lines in applets(config, key, serial):
         lines.extend(applet_lines)
     for line in lines:
         if ";" in line or "\n" in line:  # cli.configure() would refuse it anyway
@@ -240,12 +334,12 @@ def parse_running(text):
     return applets_found, global_lines
 
 
-def compare(config, running_text):
+def compare(config, running_text, key=None, serial=None):
     """How the router's applets differ from the rendered ones: {"missing": [...],
     "different": [...], "matching": [...], "stale": [...]} of applet names."""
     found, global_lines = parse_running(running_text)
     result = {"missing": [], "different": [], "matching": [], "stale": [], "session": None}
-    wanted = applets(config)
+    wanted = applets(config, key, serial)
     names = set()
     for name, _kind, lines in wanted:
         names.add(name)

@@ -125,12 +125,142 @@ def test_unsafe_values_are_config_errors(tmp_path):
 
 
 def test_session_user_and_cron_timer(tmp_path):
-    config = configs.parse('eem: {session_user: eemuser, timer_cron: "*/5 * * * *", manual: ""}',
-                           configs.ROUTER_CONFIG)
+    config = configs.parse('eem: {session_user: eemuser, timer_cron: "*/5 * * * *", manual: "",'
+                           ' spread: false}', configs.ROUTER_CONFIG)
     lines = eem.render(config)
     assert lines[0] == "event manager session cli username eemuser"
     assert ' event timer cron cron-entry "*/5 * * * *" maxrun 20' in lines
     assert not any("QOE_NOW" in line for line in lines)
+    assert not any(" wait " in line for line in lines)
+
+
+SPREAD = 'eem: {{timer_cron: "{cron}", manual: ""{extra}}}'
+
+
+def spread_config(cron="*/5 * * * *", extra=""):
+    return configs.parse(SPREAD.format(cron=cron, extra=extra), configs.ROUTER_CONFIG)
+
+
+def test_spread_cron_timer_renders_minute_wait_and_maxrun():
+    config = spread_config(extra=", spread_key: FCW2316L0AB")
+    shift = eem.spread(config)
+    lines = eem.render(config)
+    assert shift["key"] == "FCW2316L0AB"
+    assert 0 <= shift["minute"] < 5 and 0 <= shift["wait_s"] < 60
+    assert shift["offset_s"] == shift["minute"] * 60 + shift["wait_s"]
+    assert lines[1] == ' event timer cron cron-entry "{}-59/5 * * * *" maxrun {}'.format(
+        shift["minute"], 20 + shift["wait_s"])
+    if shift["wait_s"]:
+        assert lines[2] == " action 0.5 wait {}".format(shift["wait_s"])
+    # The cycle's own budget is unchanged: the deadline still fits in maxrun minus the wait.
+    assert eem.check(config) == []
+    # Same router, same lines; render, apply and doctor agree through compare().
+    assert eem.render(spread_config(extra=", spread_key: FCW2316L0AB")) == lines
+    running = "\n".join(lines) + "\n"
+    assert eem.compare(config, running)["matching"] == ["QOE_TIMER"]
+    other = spread_config(extra=", spread_key: FCW2316L0AC")
+    assert eem.compare(other, running)["different"] == ["QOE_TIMER"] or \
+        eem.spread(other)["offset_s"] == shift["offset_s"]
+
+
+def test_spread_key_order_serial_instance_hostname():
+    import socket
+    config = spread_config()
+    assert eem.spread(config, serial="FOC1234X0YZ")["key"] == "FOC1234X0YZ"
+    assert eem.spread(config)["key"] == socket.gethostname()
+    named = configs.parse('agent: {instance: rtr-17}\n' + SPREAD.format(
+        cron="*/5 * * * *", extra=""), configs.ROUTER_CONFIG)
+    assert eem.spread(named)["key"] == "rtr-17"
+    assert eem.spread(named, serial="FOC1234X0YZ")["key"] == "FOC1234X0YZ"
+    keyed = spread_config(extra=", spread_key: K1")
+    assert eem.spread(keyed, serial="FOC1234X0YZ")["key"] == "K1"
+
+
+def test_spread_only_for_step_crons():
+    assert eem.spread(spread_config(cron="0,30 * * * *")) is None
+    assert eem.spread(spread_config(cron="*/7 * * * *")) is None  # 7 does not divide 60
+    assert eem.spread(configs.parse("{}", configs.ROUTER_CONFIG)) is None  # watchdog timer
+    every_minute = eem.spread(spread_config(cron="* * * * *", extra=", spread_key: a"))
+    assert every_minute["cron"] == "* * * * *" and every_minute["minute"] == 0
+    # A one-minute step leaves 60 - 20 s for the wait: cycles never overlap.
+    assert every_minute["wait_s"] <= 40
+    hourly = eem.spread(spread_config(cron="*/60 * * * 1-5", extra=", spread_key: a"))
+    assert hourly["cron"] == "{}-59/60 * * * 1-5".format(hourly["minute"])
+
+
+def test_spread_wait_and_budget_fit_in_the_period():
+    for step in (1, 2, 5, 10):
+        for budget in (20, 58, 100):
+            if budget > step * 60:
+                continue
+            for i in range(300):
+                minute, wait = eem.spread_offset("FCW{:08d}".format(i), step, budget)
+                assert 0 <= minute < step
+                assert wait + budget <= step * 60
+
+
+def chi_square(counts):
+    expected = float(sum(counts)) / len(counts)
+    return sum((count - expected) ** 2 / expected for count in counts)
+
+
+# 99.99th percentile of chi-square with 29 and 59 degrees of freedom (Wilson-Hilferty). The key
+# sets are fixed, so the test is deterministic; a 1-in-10,000 bound per set keeps it from
+# failing on a fair hash while a biased one (e.g. a character sum) is far above it.
+CHI2_9999 = {30: 66.4, 60: 108.3}
+
+
+@pytest.mark.parametrize("keys", [
+    ["FCW{:02d}{:02d}L{:04X}".format(20 + i % 7, 1 + i % 52, i) for i in range(20000)],
+    ["rtr-{:05d}".format(i) for i in range(20000)],
+    ["site{}-ir1101-{}".format(i // 4, i % 4) for i in range(20000)],
+], ids=["serials", "hostnames", "site-hostnames"])
+def test_spread_offsets_are_uniform_over_the_period(keys):
+    """20,000 routers on `*/5` with a 20 s budget: their offsets fill 30 ten-second bins of the
+    five minutes evenly (chi-square below its 99.9th percentile), and each minute and each
+    second of the wait get their share."""
+    offsets = []
+    minutes = [0] * 5
+    seconds = [0] * 60
+    for key in keys:
+        minute, wait = eem.spread_offset(key, 5, 20)
+        minutes[minute] += 1
+        seconds[wait] += 1
+        offsets.append(minute * 60 + wait)
+    bins = [0] * 30
+    for offset in offsets:
+        bins[offset // 10] += 1
+    assert chi_square(bins) < CHI2_9999[30]
+    assert chi_square(seconds) < CHI2_9999[60]
+    assert chi_square(minutes) < 23.51  # 4 degrees of freedom
+    # The busiest second holds few routers: 20,000 / 300 s is 67 on average.
+    per_second = {}
+    for offset in offsets:
+        per_second[offset] = per_second.get(offset, 0) + 1
+    assert len(per_second) == 300 and max(per_second.values()) < 2 * 67
+
+
+def test_a_biased_offset_fails_the_uniformity_bound():
+    """The bound has teeth: offsets from a character sum of the key (a naive hash) fail it."""
+    bins = [0] * 30
+    for i in range(20000):
+        key = "rtr-{:05d}".format(i)
+        bins[(sum(key.encode("ascii")) % 300) // 10] += 1
+    assert chi_square(bins) > CHI2_9999[30]
+
+
+def test_spread_is_stable_across_processes():
+    """The offset comes from a hash of the key, not from Python's randomized hash()."""
+    code = ("from guestagent import eem; print([eem.spread_offset('FCW2316L0{}'.format(i), 5, 20)"
+            " for i in range(50)])")
+    outputs = set()
+    for seed in ("1", "2"):
+        env = dict(os.environ, PYTHONHASHSEED=seed)
+        outputs.add(subprocess.check_output([sys.executable, "-c", code], env=env,
+                                            universal_newlines=True))
+    assert len(outputs) == 1
+    assert outputs.pop().strip() == str([eem.spread_offset("FCW2316L0{}".format(i), 5, 20)
+                                         for i in range(50)])
 
 
 def test_templates_in_the_source_tree_match_the_module():

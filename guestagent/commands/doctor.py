@@ -517,7 +517,9 @@ def check_applets(config, device):
             return Check("eem", WARN, "cannot read the running config: {}".format(exc),
                          "check `show running-config | section event manager` by hand")
         running = ""
-    diff = eem.compare(config, running)
+    # The timer's spread is hashed from the serial, as `eem apply` read it.
+    serial = eem.read_serial(device) if eem.spread(config, key="-") else None
+    diff = eem.compare(config, running, serial=serial)
     if diff["different"] or diff["stale"] or diff["session"] is False:
         parts = []
         if diff["different"]:

@@ -19,6 +19,8 @@ def add_arguments(parser):
     from guestagent.cli import add_config_argument
     add_config_argument(parser)
     parser.add_argument("--json", action="store_true", help="print the results as JSON")
+    parser.add_argument("--spread-key", metavar="TEXT", help="name the router for the timer's "
+                        "offset (its serial) when rendering elsewhere than on the router")
 
 
 def main(args):
@@ -27,19 +29,25 @@ def main(args):
     config = load_config(args.config)
     if config is None:
         return EXIT_USAGE
+    cli, why = eem.import_cli()
+    key = getattr(args, "spread_key", None)
+    # The serial names the router for the spread; read only when the spread needs it.
+    serial = None
+    if cli is not None and not key and eem.spread(config, key="-") is not None:
+        serial = eem.read_serial(cli)
     try:
-        lines = eem.render(config)
+        lines = eem.render(config, key, serial)
     except eem.EEMError as exc:
         sys.stderr.write("guestagent eem: {}\n".format(exc))
         return EXIT_USAGE
     if args.action == "render":
         if args.json:
             import json
-            sys.stdout.write(json.dumps({"lines": lines}, indent=2) + "\n")
+            shift = eem.spread(config, key, serial)
+            sys.stdout.write(json.dumps({"lines": lines, "spread": shift}, indent=2) + "\n")
         else:
             sys.stdout.write("\n".join(lines) + "\n")
         return 0
-    cli, why = eem.import_cli()
     if cli is None:
         sys.stderr.write("guestagent eem {}: {}; run it inside Guest Shell from IOS "
                          "(`guestshell run ...`), or paste `guestagent eem render` output in "
@@ -47,7 +55,7 @@ def main(args):
         return EXIT_FAILED
     running = eem.read_running(cli)
     if args.action == "apply":
-        sent, plan = plan_apply(config, lines, running)
+        sent, plan = plan_apply(config, lines, running, key, serial)
     else:
         sent, plan = eem.removal_lines(config, running), "remove"
     if not sent:
@@ -58,19 +66,19 @@ def main(args):
     results, ok = eem.configure(cli, sent)
     message = None
     if ok and running is not None:
-        message = verify(config, args.action, eem.read_running(cli))
+        message = verify(config, args.action, eem.read_running(cli), key, serial)
         ok = message is None
     _print(args, results, ok, message)
     return 0 if ok else EXIT_FAILED
 
 
-def verify(config, action, running):
+def verify(config, action, running, key=None, serial=None):
     """None when the router's running config now says what was asked, else what differs
     (IOS accepted every line and still shows something else)."""
     from guestagent import eem
     if running is None:
         return None  # cannot tell; every line was accepted
-    diff = eem.compare(config, running)
+    diff = eem.compare(config, running, key, serial)
     if action == "apply":
         wrong = diff["missing"] + diff["different"] + diff["stale"]
         if diff["session"] is False:
@@ -83,13 +91,13 @@ def verify(config, action, running):
         "differs" if action == "apply" else "has", ", ".join(wrong))
 
 
-def plan_apply(config, lines, running):
+def plan_apply(config, lines, running, key=None, serial=None):
     """(lines to send, "unchanged"|"fresh"|"replace"): our applets on the router are removed
     first when anything differs, then every rendered line is sent."""
     from guestagent import eem
     if running is None:
         return list(lines), "fresh"
-    diff = eem.compare(config, running)
+    diff = eem.compare(config, running, key, serial)
     if not (diff["missing"] or diff["different"] or diff["stale"] or diff["session"] is False):
         return [], "unchanged"
     removal = ["no event manager applet {}".format(name)
