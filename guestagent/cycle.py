@@ -58,27 +58,42 @@ class CycleLock(object):
         try:
             fcntl.flock(self.fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except (IOError, OSError) as exc:
-            try:
-                holder = os.read(self.fd, 64).decode("ascii", "replace").strip()
-            except OSError:
-                holder = ""
+            holder = _flock_holder(self.fd)
             os.close(self.fd)
             self.fd = None
             if exc.errno in (errno.EAGAIN, errno.EACCES, errno.EWOULDBLOCK):
                 raise Locked("another cycle holds {} (pid {})".format(self.path, holder or "?"))
             self.problem = "cannot lock {}: {}".format(self.path, exc.strerror or exc)
             return self
-        try:
-            os.ftruncate(self.fd, 0)
-            os.pwrite(self.fd, str(os.getpid()).encode("ascii"), 0)
-        except OSError:
-            pass  # the pid is for people; a full flash must not cost the cycle
+        # No pid written into the file: that would dirty a flash page every cycle; the
+        # kernel's /proc/locks names the holder (_flock_holder).
         return self
 
     def __exit__(self, *exc_info):
         if self.fd is not None:
             os.close(self.fd)  # closing releases the flock
             self.fd = None
+
+
+def _flock_holder(fd):
+    """The pid holding a flock on fd's file, from /proc/locks; the file's text (an older
+    version wrote its pid there) when /proc/locks does not say; "" when neither does."""
+    try:
+        st = os.fstat(fd)
+        inode = ":{}".format(st.st_ino)
+        with open("/proc/locks") as f:
+            for line in f:
+                fields = line.split()
+                if len(fields) > 5 and fields[1] == "FLOCK" and fields[5].endswith(inode) \
+                        and int(fields[5].split(":")[0], 16) == os.major(st.st_dev) \
+                        and int(fields[5].split(":")[1], 16) == os.minor(st.st_dev):
+                    return fields[4]
+    except (IOError, OSError, ValueError, IndexError):
+        pass
+    try:
+        return os.read(fd, 64).decode("ascii", "replace").strip()
+    except OSError:
+        return ""
 
 
 def early_lock(config_path):

@@ -300,10 +300,10 @@ def last(journal_dir):
     return found[0] if found else None
 
 
-def _after_position(journal_dir, cycle_id, position):
+def _after_position(journal_dir, cycle_id, position, counted):
     """[(path, number, raw, base, end)] of the lines after `position` (the cursor's file
     identity and byte offset just past the line of `cycle_id`), oldest first; None when the
-    position is not (or no longer) that line's end."""
+    position is not (or no longer) that line's end. What is read is added to counted[0]."""
     if not isinstance(position, dict) or not cycle_id:
         return None
     paths = files(journal_dir)
@@ -316,13 +316,14 @@ def _after_position(journal_dir, cycle_id, position):
                     not 0 < offset <= _size(path):
                 return None
             with open(path, "rb") as f:
-                before = _line_before(f, offset)
+                before = _line_before(f, offset, counted)
             document = _decode(before) if before is not None else None
             if not is_report(document) or document["cycle"]["id"] != cycle_id:
                 return None
             out = []
             for later, start in [(path, offset)] + [(p, 0) for p in paths[index + 1:]]:
                 base, records = _records(later, start)
+                counted[0] += len(base or b"") + sum(len(raw) + 1 for _, raw, _ in records)
                 out.extend((later, number, raw, base, end) for number, raw, end in records)
             return out
         except (IOError, OSError):
@@ -330,7 +331,7 @@ def _after_position(journal_dir, cycle_id, position):
     return None
 
 
-def _line_before(f, offset):
+def _line_before(f, offset, counted):
     """The line that ends (with its newline) at `offset`, or None."""
     f.seek(offset - 1)
     if f.read(1) != b"\n":
@@ -341,6 +342,7 @@ def _line_before(f, offset):
         start -= step
         f.seek(start)
         chunk = f.read(step) + chunk
+        counted[0] += step
     cut = chunk.rfind(b"\n")
     if cut < 0 and start > 0:
         return None
@@ -360,9 +362,10 @@ def after(journal_dir, cycle_id, limit=None, skipped=None, sizes=None, position=
     "report_bytes" the size of each report returned, newline included, "positions" the
     position past each, and "read_bytes" what was read of the journal to answer.
     """
-    newer = _after_position(journal_dir, cycle_id, position)
+    counted = [0]
+    newer = _after_position(journal_dir, cycle_id, position, counted)
     found = newer is not None
-    read_bytes = sum(len(raw) + 1 for _, _, raw, _, _ in newer) if found else 0
+    read_bytes = counted[0]
     if not found:
         newer = []  # newest first, reversed below
         needle = cycle_id.encode("utf-8") if cycle_id else None  # cheap test before parsing
