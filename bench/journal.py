@@ -229,6 +229,17 @@ def main():
                 points, full, short, full / short, days_held(full, int(short), max_bytes,
                                                              budget), goal))
 
+        import gzip
+        compact_blob = b"\n".join(lines10[1:]) + b"\n"
+        print("gzip -6 of the 10-point compact lines (what compressing rotated files would "
+              "add): {} -> {} bytes ({:.0f}% saved)".format(
+                  len(compact_blob), len(gzip.compress(compact_blob, 6)),
+                  100.0 * (1 - len(gzip.compress(compact_blob, 6)) / float(len(compact_blob)))))
+        print("what a 10-point report's bytes are (JSON, sorted keys): " + ", ".join(
+            "{} {}".format(k, n) for k, n in sorted(
+                ((k, len(json.dumps(v, sort_keys=True))) for k, v in json.loads(
+                    lines10[0].decode("utf-8")).items()), key=lambda kv: -kv[1])[:6]))
+
         # -- 3. the VictoriaMetrics sink when caught up, against the journal's size ---------
         if vm_url:
             print("\n== VictoriaMetrics sink, caught up: journal read and sink time per cycle")
