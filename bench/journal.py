@@ -7,8 +7,9 @@
    victoria-metrics on loopback). The kernel counts write_bytes per dirtied 4 KiB page when a
    write happens; each cycle process reads /proc/self/io around the journal append, the state
    save, the lock and the SQLite store's begin/commit, and os.wait4() gives its whole
-   ru_oublock * 512. Rotation is measured once (a cycle whose journal file is full) and amortized over the
-   cycles a file holds. Under DIR (default: in this checkout), which must not be tmpfs.
+   ru_oublock * 512. Rotation is measured once (a cycle whose journal file is full) and
+   amortized over the cycles a file holds. Under DIR (default: in this checkout), which must
+   not be tmpfs.
 2. Journal days held for the default budget at 10 and 50 test points (a 5-minute cycle), from
    the compact lines those cycles wrote.
 3. The VictoriaMetrics sink when caught up: journal bytes read and sink time per cycle against

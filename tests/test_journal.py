@@ -87,8 +87,9 @@ def test_empty_or_missing_journal(tmp_path):
 def report_like(n, targets=10):
     """A report shaped like a cycle's: per-target figures that change a little every cycle."""
     return json.dumps({"cycle": {"id": "cycle-%06d" % n, "started_ts": 1795392000.0 + 300 * n},
-                       "probes": [{"target": "t%d" % t, "rtt_ms": {"avg": 20.0 + (n * 7 + t) % 13 / 10.0,
-                                                                   "max": 31.5 + n % 5},
+                       "probes": [{"target": "t%d" % t,
+                                   "rtt_ms": {"avg": 20.0 + (n * 7 + t) % 13 / 10.0,
+                                              "max": 31.5 + n % 5},
                                    "loss_ratio": 0.0, "sent": 10, "received": 10,
                                    "host": "192.0.2.%d" % t, "kind": "icmp"}
                                   for t in range(targets)],
