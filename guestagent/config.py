@@ -153,7 +153,10 @@ def schema():
             "dir": Path(None, "default: <state_dir>/journal"),
             "max_bytes": Int(1048576, "size at which the journal file is rotated", minimum=4096,
                              maximum=1 << 30),
-            "keep_files": Int(5, "rotated files kept", minimum=1, maximum=1000),
+            "keep_files": Int(1000, "rotated files kept at most (budget_bytes bounds them first)",
+                              minimum=1, maximum=1000),
+            "budget_bytes": Int(33554432, "bytes all journal files may take together; the "
+                                "oldest go first", minimum=8192, maximum=1 << 34),
         }, default={}),
         "path_discovery": Section({
             "enabled": Bool(True, "run traceroute every cycle"),

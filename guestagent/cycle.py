@@ -25,7 +25,8 @@ SINK_RESERVE_S = 2.0
 # A prober is given this long past the probe deadline to return its own deadline error; after
 # that its thread is abandoned (never joined) and the sample is a measurement error.
 LATE_GRACE_S = 0.5
-# The last cycle's sink outcomes, next to the journal (the journal itself is never rewritten).
+# Where older versions kept the last outcomes (read once); now the cycle's state beside the
+# journal (statefile.cycle_state, two slots written in place) holds them.
 OUTCOME_FILE = "sinks.json"
 FIRST_HOP = "first-hop"
 
@@ -57,27 +58,42 @@ class CycleLock(object):
         try:
             fcntl.flock(self.fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except (IOError, OSError) as exc:
-            try:
-                holder = os.read(self.fd, 64).decode("ascii", "replace").strip()
-            except OSError:
-                holder = ""
+            holder = _flock_holder(self.fd)
             os.close(self.fd)
             self.fd = None
             if exc.errno in (errno.EAGAIN, errno.EACCES, errno.EWOULDBLOCK):
                 raise Locked("another cycle holds {} (pid {})".format(self.path, holder or "?"))
             self.problem = "cannot lock {}: {}".format(self.path, exc.strerror or exc)
             return self
-        try:
-            os.ftruncate(self.fd, 0)
-            os.pwrite(self.fd, str(os.getpid()).encode("ascii"), 0)
-        except OSError:
-            pass  # the pid is for people; a full flash must not cost the cycle
+        # No pid written into the file: that would dirty a flash page every cycle; the
+        # kernel's /proc/locks names the holder (_flock_holder).
         return self
 
     def __exit__(self, *exc_info):
         if self.fd is not None:
             os.close(self.fd)  # closing releases the flock
             self.fd = None
+
+
+def _flock_holder(fd):
+    """The pid holding a flock on fd's file, from /proc/locks; the file's text (an older
+    version wrote its pid there) when /proc/locks does not say; "" when neither does."""
+    try:
+        st = os.fstat(fd)
+        inode = ":{}".format(st.st_ino)
+        with open("/proc/locks") as f:
+            for line in f:
+                fields = line.split()
+                if len(fields) > 5 and fields[1] == "FLOCK" and fields[5].endswith(inode) \
+                        and int(fields[5].split(":")[0], 16) == os.major(st.st_dev) \
+                        and int(fields[5].split(":")[1], 16) == os.minor(st.st_dev):
+                    return fields[4]
+    except (IOError, OSError, ValueError, IndexError):
+        pass
+    try:
+        return os.read(fd, 64).decode("ascii", "replace").strip()
+    except OSError:
+        return ""
 
 
 def early_lock(config_path):
@@ -150,6 +166,7 @@ class Cycle(object):
         self.probe_deadline = self.deadline.shortened(self.reserve_s)
         self.device = None
         self.journal_path = None
+        self.journal_position = None  # the file and offset just past this cycle's line
         self.metric_set = None
         self._sla_pending = None
         self._collected = set()  # router sections done (the rest are reported late)
@@ -400,12 +417,12 @@ class Cycle(object):
 
     def previous_outcome(self):
         """The last cycle's sink outcomes (written after its journal line), for this report."""
-        from guestagent.statefile import read_json
-        problems = []
-        previous = read_json(os.path.join(self.config.journal.dir, OUTCOME_FILE),
-                             problems=problems)
-        for problem in problems:
+        from guestagent import statefile
+        state = statefile.cycle_state(self.config.journal.dir)
+        for problem in state.problems:
             self.error("sinks", problem)
+        previous = state.get("sinks") if state.found else _legacy_outcome(
+            self.config.journal.dir, self.error)
         return previous if isinstance(previous, dict) and previous.get("cycle_id") else None
 
     def count_telemetry(self, previous):
@@ -420,21 +437,35 @@ class Cycle(object):
         sinks["telemetry"] = telemetry_month(previous, month, sent)
 
     def write_outcome(self):
-        from guestagent.statefile import write_json
+        """The sink outcomes, with every other section of the cycle's state (the
+        VictoriaMetrics cursor, the interface counters): one in-place write, one flash page."""
+        from guestagent import statefile
         outcome = dict(self.report.get("sinks") or {}, cycle_id=self.report["cycle"]["id"],
                        journaled=self.journal_path is not None)
+        state = statefile.cycle_state(self.config.journal.dir)
+        state.put("sinks", outcome)
+        if self.journal_position is not None:
+            state.put("journal", {"cycle_id": self.report["cycle"]["id"],
+                                  "position": self.journal_position})
         try:
-            write_json(os.path.join(self.config.journal.dir, OUTCOME_FILE), outcome)
+            if not os.path.isdir(self.config.journal.dir):
+                os.makedirs(self.config.journal.dir, mode=0o750, exist_ok=True)
+            state.save()
         except (IOError, OSError) as exc:
             self.error("sinks", "outcome not written: {}".format(exc.strerror or exc))
+            return
+        _drop_legacy(self.config)
 
     def write_journal(self):
         from guestagent.sinks import journal
         journal_config = self.config.journal
         self.report["storage"] = storage_figures(journal_config, self.config.agent.state_dir)
         try:
+            position = {}
             path = journal.append(journal_config.dir, reports.dumps(self.report),
-                                  journal_config.max_bytes, journal_config.keep_files)
+                                  journal_config.max_bytes, journal_config.keep_files,
+                                  journal_config.budget_bytes, position)
+            self.journal_position = position or None
             return path
         except (IOError, OSError) as exc:
             # The report still goes to stdout of the EEM run; say why it is not on flash.
@@ -498,6 +529,8 @@ class Cycle(object):
 
     def run(self):
         """Run the cycle; returns (report, exit code)."""
+        from guestagent import statefile
+        statefile.cycle_state(self.config.journal.dir, fresh=True)  # as on flash, once
         self.open_device()
         self.measure()
         agent = self.report["agent"]
@@ -619,7 +652,7 @@ _STORAGE_GAUGES = (
     ("journal_bytes", "guestagent_journal_bytes",
      "Bytes in the journal's files before this cycle's report."),
     ("journal_capacity_bytes", "guestagent_journal_capacity_bytes",
-     "What the journal keeps at most: journal.max_bytes x (journal.keep_files + 1)."),
+     "What the journal keeps at most: journal.budget_bytes (or max_bytes x (keep_files + 1))."),
     ("filesystem_free_bytes", "guestagent_state_filesystem_free_bytes",
      "Free bytes on the file system of the state directory (the flash)."),
     ("filesystem_size_bytes", "guestagent_state_filesystem_size_bytes",
@@ -627,12 +660,36 @@ _STORAGE_GAUGES = (
 )
 
 
+def _legacy_outcome(journal_dir, error):
+    """The outcome an older version left in sinks.json (read once, until the state is saved)."""
+    from guestagent.statefile import read_json
+    problems = []
+    previous = read_json(os.path.join(journal_dir, OUTCOME_FILE), problems=problems)
+    for problem in problems:
+        error("sinks", problem)
+    return previous
+
+
+def _drop_legacy(config):
+    """Once the state is on flash, the files an older version rewrote each cycle go."""
+    from guestagent.collectors.interfaces import STATE_FILE as INTERFACES
+    from guestagent.sinks.victoriametrics import CURSOR
+    for path in (os.path.join(config.journal.dir, OUTCOME_FILE),
+                 os.path.join(config.agent.state_dir, CURSOR),
+                 os.path.join(config.agent.state_dir, INTERFACES)):
+        try:
+            os.remove(path)
+        except OSError:
+            pass
+
+
 def storage_figures(journal_config, state_dir):
     """The journal's size against its bound, and the flash's free space: what an alert needs to
     say that reports will rotate away before a sink takes them, or that the flash fills up."""
     from guestagent.sinks import journal
-    figures = {"journal_capacity_bytes": int(journal_config.max_bytes *
-                                             (journal_config.keep_files + 1))}
+    figures = {"journal_capacity_bytes": int(min(journal_config.budget_bytes,
+                                                 journal_config.max_bytes *
+                                                 (journal_config.keep_files + 1)))}
     try:
         figures["journal_bytes"] = sum(os.path.getsize(path)
                                        for path in journal.files(journal_config.dir))

@@ -148,7 +148,7 @@ def only(problems, *fragments):
 def test_a_null_section_or_list_is_its_default_and_a_targetless_config_warns():
     cfg = config.parse("targets:\n  # - {host: 192.0.2.1}\nsinks:\njournal:\n", "site.yaml")
     assert cfg.targets == [] and cfg.sinks.pushgateway is None
-    assert cfg.journal.keep_files == 5
+    assert cfg.journal.keep_files == 1000 and cfg.journal.budget_bytes == 32 << 20
     assert cfg.warnings == ["site.yaml: targets: no test points configured; a cycle measures "
                             "nothing but the router"]
     assert config.parse("", "empty.yaml").warnings[0].startswith("empty.yaml: targets: no test")

@@ -39,9 +39,10 @@ def journal_reports(tmp_path):
 
 
 def outcome(tmp_path):
-    """The last cycle's sink outcomes: written after its journal line, never into it."""
-    with open(str(tmp_path / "state" / "journal" / "sinks.json")) as f:
-        return json.load(f)
+    """The last cycle's sink outcomes: written after its journal line (into the cycle's state
+    beside it), never into it."""
+    from guestagent.commands.status import last_outcome
+    return last_outcome(str(tmp_path / "state" / "journal"))
 
 
 def validate(report):

@@ -104,10 +104,10 @@ def test_the_text_output_is_one_line_per_check(tmp_path, capsys, fake_cli):
     assert code == 0  # warnings only (no Pushgateway, no applets)
     assert [line[:4] for line in lines[:-1]] and all(
         line[:4] in ("PASS", "WARN", "FAIL", "SKIP") for line in lines[:-1])
-    assert len(lines) == 16
+    assert len(lines) == 17
     assert "WARN  eem         no applet installed: nothing starts the agent -- fix: " \
            "`guestagent eem apply`" in "\n".join(lines)
-    assert lines[-1].startswith("15 check(s): 0 failed")
+    assert lines[-1].startswith("16 check(s): 0 failed")
 
 
 def test_no_cli_module(tmp_path, capsys):
@@ -280,3 +280,25 @@ def test_without_the_summary_and_track_parsers(tmp_path, capsys, fake_cli, monke
     assert checks["tracks"] == {"name": "tracks", "status": "WARN",
                                 "message": "no `show track` parser in this version",
                                 "fix": "check `show track` by hand"}
+
+
+def test_history_says_how_many_days_the_journal_budget_holds(tmp_path):
+    from guestagent import config as configs
+    from guestagent.commands import doctor
+    from guestagent.sinks import journal
+    from tests.test_journal import report_like
+    config = configs.parse("agent: {{state_dir: {}, interval_s: 300}}\njournal: {{budget_bytes: "
+                           "10000000}}\ntargets: [{{name: a, host: 127.0.0.1}}]\n".format(tmp_path))
+    check = doctor.check_history(config)  # no journal yet: the estimate for one test point
+    assert check.status == doctor.PASS and "an estimate for 1 test point" in check.message
+    days = 10000000 / 600.0 * 300 / 86400
+    assert "holds {:.1f} days".format(days) in check.message
+    for n in range(30):
+        journal.append(config.journal.dir, report_like(n), 1 << 20, 5)
+    check = doctor.check_history(config)
+    per_report = journal.bytes_per_report(config.journal.dir)
+    assert "from this journal's newest lines" in check.message
+    assert "holds {:.1f} days".format(10000000 / per_report * 300 / 86400) in check.message
+    config.journal.budget_bytes = int(per_report * 288)  # one day: short of the outage window
+    check = doctor.check_history(config)
+    assert check.status == doctor.WARN and "journal.budget_bytes" in check.fix

@@ -281,8 +281,9 @@ def applet_commands(twin):
 
 
 def journal(twin):
-    with open(twin["journal"]) as f:
-        return [json.loads(line) for line in f if line.strip()]
+    """The journaled reports (compact lines read back through the agent's own reader)."""
+    from guestagent.sinks import journal as journal_files
+    return list(journal_files.read(os.path.dirname(twin["journal"])))
 
 
 def run_cycle(twin, command, session=True):

@@ -1,8 +1,6 @@
 """Nothing measured while the uplink was down is lost: reports journaled while the store was
 unreachable reach VictoriaMetrics later, each with its own timestamp."""
 
-import json
-
 from guestagent.sinks import journal
 from tests.conftest import run_agent, write_config
 
@@ -18,8 +16,8 @@ sinks:
 
 
 def read_outcome(tmp_path):
-    with open(str(tmp_path / "state" / "journal" / "sinks.json")) as f:
-        return json.load(f)
+    from guestagent.commands.status import last_outcome
+    return last_outcome(str(tmp_path / "state" / "journal"))
 
 
 def test_backlog_from_an_outage_arrives_with_original_timestamps(tmp_path, victoriametrics):
@@ -74,8 +72,12 @@ def journal_dir(tmp_path):
     return str(tmp_path / "state" / "journal")
 
 
-def cursor_path(tmp_path):
-    return str(tmp_path / "state" / "victoriametrics.json")
+def set_cursor(tmp_path, cursor):
+    """Replace the cursor in the cycle's state, as a cycle would save it."""
+    from guestagent.statefile import cycle_state
+    state = cycle_state(journal_dir(tmp_path), fresh=True)
+    state.put("victoriametrics", cursor)
+    state.save()
 
 
 def points(victoriametrics, expect):
@@ -117,23 +119,60 @@ def test_foreign_journal_lines_are_errors_once_and_every_report_arrives(tmp_path
     assert once_each(held, stamps_of(tmp_path))
 
 
-def test_an_unparseable_cursor_is_an_error_and_the_backlog_still_arrives(tmp_path,
-                                                                         victoriametrics):
+def test_a_cursor_that_makes_no_sense_is_an_error_and_the_backlog_still_arrives(
+        tmp_path, victoriametrics):
     config = write_config(tmp_path, CONFIG.format(state=tmp_path / "state",
                                                   url=victoriametrics.url))
     assert run_agent(["run", "--config", config]).returncode == 0
     victoriametrics.stop()
     assert run_agent(["run", "--config", config]).returncode == 1
-    with open(cursor_path(tmp_path), "w") as f:
-        f.write('{"last_id": 12')  # cut short
+    set_cursor(tmp_path, {"last_id": 12})
     victoriametrics.start()
     proc = run_agent(["run", "--config", config])
     assert proc.returncode == 1
     first = list(journal.read(journal_dir(tmp_path)))[0]["cycle"]["id"]
-    assert "is not valid JSON" in proc.stdout
+    assert "holds no cursor" in proc.stdout
     assert "cursor unusable; resuming after {}".format(first) in proc.stdout
     assert read_outcome(tmp_path)["victoriametrics"]["sent_reports"] == 2
     assert once_each(points(victoriametrics, 3), stamps_of(tmp_path))  # each report once
+
+
+def test_a_torn_state_write_falls_back_to_the_older_slot_and_sends_each_report_once(
+        tmp_path, victoriametrics):
+    from guestagent.statefile import CYCLE_STATE, SLOT_BYTES, cycle_state
+    config = write_config(tmp_path, CONFIG.format(state=tmp_path / "state",
+                                                  url=victoriametrics.url))
+    assert run_agent(["run", "--config", config]).returncode == 0
+    assert run_agent(["run", "--config", config]).returncode == 0
+    # Power lost while the second cycle's state was written: its slot is half old, half new.
+    seq = cycle_state(journal_dir(tmp_path), fresh=True).seq
+    path = journal_dir(tmp_path) + "/" + CYCLE_STATE
+    with open(path, "r+b") as f:
+        f.seek((seq % 2) * SLOT_BYTES + 40)
+        f.write(b"\0" * 64)
+    state = cycle_state(journal_dir(tmp_path), fresh=True)
+    assert state.seq == seq - 1  # the first cycle's state, whole
+    proc = run_agent(["run", "--config", config])
+    assert proc.returncode == 0, proc.stdout
+    outcome = read_outcome(tmp_path)["victoriametrics"]
+    # The second cycle's send is not on flash: read back from the store, not sent again.
+    assert outcome["settled_in_flight"] == 1 and outcome["sent_reports"] == 1
+    assert once_each(points(victoriametrics, 3), stamps_of(tmp_path))
+
+
+def test_a_caught_up_cycle_reads_only_its_own_line_of_the_journal(tmp_path, victoriametrics):
+    config = write_config(tmp_path, CONFIG.format(state=tmp_path / "state",
+                                                  url=victoriametrics.url))
+    for _ in range(4):
+        assert run_agent(["run", "--config", config]).returncode == 0
+    outcome = read_outcome(tmp_path)["victoriametrics"]
+    with open(journal_dir(tmp_path) + "/reports.jsonl", "rb") as f:
+        lines = f.read().splitlines()
+    assert outcome["sent_reports"] == 1 and outcome["backlog_reports"] == 0
+    # The new line, its file's first (what it inflates against), and a block back to check the
+    # cursor's line: not the journal.
+    assert len(lines[-1]) < outcome["journal_read_bytes"] <= len(lines[0]) + len(lines[-1]) + \
+        8192 + 1
 
 
 def test_a_batch_left_in_flight_is_read_back_not_sent_twice(tmp_path, victoriametrics):
@@ -142,9 +181,8 @@ def test_a_batch_left_in_flight_is_read_back_not_sent_twice(tmp_path, victoriame
     assert run_agent(["run", "--config", config]).returncode == 0
     [first] = list(journal.read(journal_dir(tmp_path)))
     # As if the process was killed after the store's reply, before the cursor was written.
-    with open(cursor_path(tmp_path), "w") as f:
-        json.dump({"last_id": None, "in_flight": {"ids": [first["cycle"]["id"]],
-                                                  "after": None}}, f)
+    set_cursor(tmp_path, {"last_id": None, "in_flight": {"ids": [first["cycle"]["id"]],
+                                                         "after": None}})
     assert run_agent(["run", "--config", config]).returncode == 0
     outcome = read_outcome(tmp_path)["victoriametrics"]
     assert outcome["settled_in_flight"] == 1 and outcome["sent_reports"] == 1

@@ -1,7 +1,9 @@
 """Interface utilization (docs/metrics.md): from `show interfaces` counters read in consecutive
 cycles, `bits / (elapsed x bandwidth)` per direction.
 
-The previous cycle's counters are kept in `<state_dir>/interfaces.json` (written atomically). A
+The previous cycle's counters are kept in the cycle's state (section "interfaces" of
+`<journal dir>/cycle.state`, written in place with the sink outcomes at the cycle's end; an
+older version's `<state_dir>/interfaces.json` is read until then). A
 counter that went backwards (reload, `clear counters`) restarts the delta: that cycle reports no
 utilization for the interface rather than a negative or huge one. The report's `interfaces` section
 is a list: `{"name", "status", "bandwidth_bps", "in_bytes", "out_bytes", "in_errors",
@@ -15,9 +17,10 @@ import time
 
 from guestagent.collectors import common
 from guestagent.device import DeviceError
-from guestagent.statefile import read_json, write_json
+from guestagent.statefile import read_json
 
-STATE_FILE = "interfaces.json"
+STATE_FILE = "interfaces.json"  # an older version's; read until the cycle's state has SECTION
+SECTION = "interfaces"
 _COUNTERS = ("in_bytes", "out_bytes", "in_errors", "out_errors", "in_drops", "out_drops")
 
 
@@ -49,9 +52,7 @@ def collect(device, config, deadline, now=None):
     parsed = ios.parser("show-interfaces")(text).get("interfaces") or {}
     wanted = settings.get("names")
     now = time.time() if now is None else now
-    state_path = os.path.join(config.agent.state_dir, STATE_FILE)
-    problems = []
-    previous = read_json(state_path, problems=problems)
+    state, state_path, previous, problems = _previous(config)
     if not isinstance(previous, dict):
         problems.append("{} holds no readings ({}); starting afresh".format(
             state_path, type(previous).__name__))
@@ -85,15 +86,24 @@ def collect(device, config, deadline, now=None):
         saved[name] = dict((k, entry[k]) for k in ("in_bytes", "out_bytes") if k in entry)
         saved[name]["ts"] = now
         entries.append(entry)
-    try:
-        write_json(state_path, saved)
-    except (IOError, OSError) as exc:
-        # A full flash costs next cycle's utilization, not this cycle's readings.
-        problems.append("{} not written: {}".format(state_path, exc.strerror or exc))
+    if state is not None:
+        state.put(SECTION, saved)  # on flash with the cycle's outcomes (cycle.write_outcome)
     if problems:
         from guestagent.report import Partial
         raise Partial(entries, problems)
     return entries
+
+
+def _previous(config):
+    """(slot state or None, where the readings come from, the readings, problems)."""
+    from guestagent import statefile
+    problems = []
+    journal_dir = getattr(config.journal, "dir", None) if config.journal is not None else None
+    state = statefile.cycle_state(journal_dir) if journal_dir else None
+    if state is not None and state.get(SECTION) is not None:
+        return state, state.path, state.get(SECTION), problems
+    legacy = os.path.join(config.agent.state_dir, STATE_FILE)
+    return state, legacy, read_json(legacy, problems=problems), problems
 
 
 def _valid_reading(reading):

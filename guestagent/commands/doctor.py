@@ -368,7 +368,7 @@ def check_state_dir(config):
             continue
         stat = os.statvfs(directory)
         free = stat.f_bavail * stat.f_frsize
-        needed = config.journal.max_bytes * (config.journal.keep_files + 1)
+        needed = journal_capacity(config)
         text = "{} writable, {:.0f} MB free".format(directory, free / 1e6)
         if free < max(MIN_FREE_BYTES, needed):
             checks.append(Check(label, FAIL, text + ", the journal needs {:.1f} MB".format(
@@ -378,6 +378,43 @@ def check_state_dir(config):
         else:
             checks.append(Check(label, PASS, text))
     return checks
+
+
+def journal_capacity(config):
+    journal = config.journal
+    return min(journal.budget_bytes, journal.max_bytes * (journal.keep_files + 1))
+
+
+# A compact journal line per test point and per report, measured with loopback test points
+# (bench/journal.py: 1.7 KB at 10 points, 9.3 KB at 50), rounded up: real round-trip times
+# vary more than loopback's, and vary more compresses less.
+ESTIMATE_BYTES_PER_POINT = 200
+ESTIMATE_BYTES_PER_REPORT = 400
+HISTORY_MIN_DAYS = 2.0  # the store-and-forward window an uplink outage may need
+
+
+def check_history(config):
+    """How many days of reports the journal's budget holds at this config's cycle."""
+    from guestagent.sinks import journal
+    capacity = journal_capacity(config)
+    interval_s = float(config.agent.interval_s)
+    try:
+        measured = journal.bytes_per_report(config.journal.dir)
+    except (IOError, OSError):
+        measured = None
+    points = len(config.targets or [])
+    if measured:
+        per_report, source = measured, "this journal's newest lines"
+    else:
+        per_report = ESTIMATE_BYTES_PER_REPORT + ESTIMATE_BYTES_PER_POINT * max(points, 1)
+        source = "an estimate for {} test point(s)".format(points)
+    days = capacity / per_report * interval_s / 86400.0
+    text = "the budget of {:.1f} MB holds {:.1f} days at one cycle every {:.0f} s ({:.0f} bytes " \
+        "per report, from {})".format(capacity / 1e6, days, interval_s, per_report, source)
+    if days < HISTORY_MIN_DAYS:
+        return Check("history", WARN, text, "raise journal.budget_bytes (bootflash has room) "
+                     "or the cycle interval")
+    return Check("history", PASS, text)
 
 
 def check_pushgateway(config):
@@ -567,6 +604,7 @@ def _run_checks(config_path):
     checks.append(check_locale())
     checks.append(check_secrets(config))
     checks.extend(check_state_dir(config))
+    checks.append(check_history(config))
     checks.append(check_pushgateway(config))
     checks.append(check_gps(config, device))
     checks.append(check_ipsla(config, device))

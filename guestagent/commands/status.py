@@ -38,20 +38,14 @@ def newest_first(journal_dir, limit=MAX_SCAN):
     """Reports, newest first, at most `limit`; torn and foreign lines are skipped."""
     from guestagent.sinks import journal
     count = 0
-    for path in reversed(journal.files(journal_dir)):
-        try:
-            with open(path, "rb") as f:
-                lines = f.read().splitlines()
-        except (IOError, OSError):
+    for _, _, raw, base in journal.newest_lines(journal_dir):
+        report = journal.parse_line(raw, base)
+        if report is None:
             continue
-        for raw in reversed(lines):
-            report = journal.parse_line(raw)
-            if report is None:
-                continue
-            yield report
-            count += 1
-            if count >= limit:
-                return
+        yield report
+        count += 1
+        if count >= limit:
+            return
 
 
 def day_start(now):
@@ -60,17 +54,20 @@ def day_start(now):
 
 
 def last_outcome(journal_dir):
-    """The newest cycle's sink outcomes (<journal dir>/sinks.json), or None."""
+    """The newest cycle's sink outcomes (the cycle's state beside the journal; an older
+    version's <journal dir>/sinks.json), or None."""
     import os
-    from guestagent.statefile import read_json
-    outcome = read_json(os.path.join(journal_dir, "sinks.json"))
+    from guestagent.statefile import CYCLE_STATE, SlotState, read_json
+    state = SlotState(os.path.join(journal_dir, CYCLE_STATE))
+    outcome = state.get("sinks") if state.found else \
+        read_json(os.path.join(journal_dir, "sinks.json"))
     return outcome if isinstance(outcome, dict) and outcome.get("cycle_id") else None
 
 
 def outcomes(journal_dir):
     """(report, its sink outcomes or None), newest first. A cycle journals its report before its
     sinks run, so its outcomes are in the next report's `sinks_previous` (the newest cycle's in
-    sinks.json); journals written before that carry them in the report's own `sinks`."""
+    the cycle's state); journals written before that carry them in the report's own `sinks`."""
     newer_previous = last_outcome(journal_dir)
     for report in newest_first(journal_dir):
         sinks = report.get("sinks")

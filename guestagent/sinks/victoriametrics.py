@@ -10,12 +10,18 @@ goes next cycle. The body is InfluxDB line protocol for `/write` (`format: influ
 label set) or the Prometheus text format for `/api/v1/import/prometheus`, both without HELP or
 TYPE: the store keeps neither.
 
-The cursor (`<state_dir>/victoriametrics.json`) is keyed on the journal, not on the clock:
-`last_id` is the cycle id of the newest report the store accepted, and every report journaled
-after that line is pending, whatever the wall clock did meanwhile (steps, NTP) and across
-rotation. Before a batch goes out the cursor records it as `in_flight`; the accepted reply clears
-it. A batch still in flight at the next cycle (the process was killed between the store's reply
-and the cursor write, or the reply never came) is read back from the store
+The cursor (section "victoriametrics" of the cycle's state, `<journal dir>/cycle.state`,
+statefile.cycle_state) is keyed on the journal, not on the clock: `last_id` is the cycle id of the
+newest report the store accepted, and every report journaled after that line is pending, whatever
+the wall clock did meanwhile (steps, NTP) and across rotation. `position` (the journal file's
+device and inode, which rotation's renames keep, and the byte offset just past that line) lets a
+caught-up cycle read only the lines after it; when it no longer points at that line's end, the
+journal is searched for `last_id` as before. The cursor reaches flash once per cycle, with the
+sink outcomes (cycle.write_outcome): a batch goes out recorded `in_flight` in memory, the accepted
+reply clears it, and a cycle that ends with a batch unanswered saves it in flight. A cycle that
+never saved its state (killed after its journal line, or it lost power) shows in the next one as
+a journaled report after the last saved cycle's (section "journal"): then what the journal holds
+after `last_id` may be in the store already. A batch in flight is read back from the store
 (`/api/v1/export` of `guestagent_last_cycle_timestamp_seconds` at the batch's timestamps) and only
 what is missing is sent again: each journaled report reaches the store once.
 """
@@ -31,20 +37,36 @@ MARKER = "guestagent_last_cycle_timestamp_seconds"
 EXPORT_READ_BYTES = 1 << 20
 
 
-def read_cursor(state_dir, problems=None):
+def read_cursor(state_dir, problems=None, journal_dir=None):
     """The cursor; {} when there is none. With `problems`, a cursor that cannot be read or makes
-    no sense adds a line and reads as {"invalid": True}."""
+    no sense adds a line and reads as {"invalid": True}. It is the cycle's state's section
+    (`journal_dir`); an older version's `<state_dir>/victoriametrics.json` is read until then."""
     from guestagent.statefile import read_json
-    path = os.path.join(state_dir, CURSOR)
     found = []
-    cursor = read_json(path, problems=found)
-    if not found and os.path.exists(path) and not _valid_cursor(cursor):
-        found.append("{} holds no cursor: {}".format(path, json.dumps(cursor)[:80]))
+    state = _state(journal_dir)
+    if state is not None and (state.found or state.problems):
+        path = state.path
+        found.extend(state.problems)
+        cursor = state.get("victoriametrics", {})
+        if not found and cursor and not _valid_cursor(cursor):
+            found.append("{} holds no cursor: {}".format(path, json.dumps(cursor)[:80]))
+    else:
+        path = os.path.join(state_dir, CURSOR)
+        cursor = read_json(path, problems=found)
+        if not found and os.path.exists(path) and not _valid_cursor(cursor):
+            found.append("{} holds no cursor: {}".format(path, json.dumps(cursor)[:80]))
     if found:
         if problems is not None:
             problems.extend(found)
         return {"invalid": True}
     return cursor
+
+
+def _state(journal_dir):
+    if not journal_dir:
+        return None
+    from guestagent.statefile import cycle_state
+    return cycle_state(journal_dir)
 
 
 def _valid_cursor(cursor):
@@ -58,9 +80,30 @@ def _valid_cursor(cursor):
     return flight is None or (isinstance(flight, dict) and isinstance(flight.get("ids"), list))
 
 
-def write_cursor(state_dir, cursor):
+def write_cursor(state_dir, cursor, journal_dir=None):
+    """Into the cycle's state (on flash with the outcomes at the cycle's end); without
+    `journal_dir`, to `<state_dir>/victoriametrics.json` at once."""
+    state = _state(journal_dir)
+    if state is not None:
+        state.put("victoriametrics", cursor)
+        return
     from guestagent.statefile import write_json
     write_json(os.path.join(state_dir, CURSOR), cursor)
+
+
+def unsaved_cycles(journal_dir, current_id):
+    """Reports journaled after the last cycle that saved its state, other than `current_id`:
+    cycles that may have sent without saving the cursor. None when that cannot be known."""
+    from guestagent.sinks import journal
+    state = _state(journal_dir)
+    saved = state.get("journal") if state is not None and state.found else None
+    if not isinstance(saved, dict) or not isinstance(saved.get("cycle_id"), str):
+        return None
+    since, found = journal.after(journal_dir, saved["cycle_id"], limit=2,
+                                 position=saved.get("position"))
+    if not found:
+        return None
+    return [r["cycle"]["id"] for r in since if r["cycle"]["id"] != current_id]
 
 
 def render_one(report, fmt="prometheus"):
@@ -223,7 +266,7 @@ def sync(sink_config, state_dir, journal_dir, current, job, instance, deadline,
     started = time.monotonic()
     outcome = {"ok": False, "attempts": 0, "sent_reports": 0}
     problems = []
-    cursor = read_cursor(state_dir, problems)
+    cursor = read_cursor(state_dir, problems, journal_dir)
     if cursor.get("invalid"):
         cursor = {"last_id": recovered_id, "in_flight": None}
         problems.append("VictoriaMetrics cursor unusable; resuming {}".format(
@@ -237,9 +280,11 @@ def sync(sink_config, state_dir, journal_dir, current, job, instance, deadline,
                   current["cycle"]["id"]]
         cursor = {"last_id": before[0]["cycle"]["id"] if before else None, "in_flight": None}
         try:
-            write_cursor(state_dir, cursor)
+            write_cursor(state_dir, cursor, journal_dir)
         except (IOError, OSError):
             pass  # and nothing is sent below: the in-flight record cannot be written either
+    else:
+        cursor = _unsaved_in_flight(journal_dir, cursor, current, sink_config.max_reports)
     error = None
     flight = cursor.get("in_flight")
     if flight and flight.get("ids"):
@@ -248,10 +293,12 @@ def sync(sink_config, state_dir, journal_dir, current, job, instance, deadline,
         except Exception as exc:
             problems.append("could not read back the batch in flight ({}): sending it again"
                             .format(redact("{}: {}".format(type(exc).__name__, exc))))
-    skipped, sizes = [], {"after_bytes": 0, "report_bytes": []}
+    skipped, sizes = [], {"after_bytes": 0, "report_bytes": [], "positions": []}
     try:
         reports, found = journal.after(journal_dir, cursor.get("last_id"),
-                                       sink_config.max_reports, skipped, sizes)
+                                       sink_config.max_reports, skipped, sizes,
+                                       position=cursor.get("position"))
+        outcome["journal_read_bytes"] = sizes.get("read_bytes", 0)
         if cursor.get("last_id") and not found:
             problems.append("the cursor's report {} is no longer in the journal; sending the "
                             "journal from its oldest report".format(cursor["last_id"]))
@@ -265,6 +312,7 @@ def sync(sink_config, state_dir, journal_dir, current, job, instance, deadline,
     max_bytes = sink_config.get("max_bytes") or 65536
     counter = {"wire_bytes": outcome.pop("wire_bytes", 0)}
     body_bytes = 0  # request bodies sent this cycle, against max_bytes
+    positions = dict((r["cycle"]["id"], p) for r, p in zip(reports, sizes["positions"]))
     while reports and error is None:
         timeout_s = min(sink_config.timeout_s, deadline.remaining())
         if timeout_s < 0.2:
@@ -296,7 +344,7 @@ def sync(sink_config, state_dir, journal_dir, current, job, instance, deadline,
         try:
             write_cursor(state_dir, dict(cursor, in_flight={
                 "ids": [r["cycle"]["id"] for r in batch.reports],
-                "after": cursor.get("last_id")}))
+                "after": cursor.get("last_id")}), journal_dir)
         except (IOError, OSError) as exc:
             # Sending without a cursor on flash would send it again next cycle.
             error = "cursor not writable, nothing sent: {}".format(exc.strerror or exc)
@@ -311,9 +359,9 @@ def sync(sink_config, state_dir, journal_dir, current, job, instance, deadline,
             break  # the batch stays in flight: read back next cycle
         outcome["sent_reports"] += len(batch.reports)
         cursor = {"last_id": done[-1]["cycle"]["id"], "in_flight": None,
-                  "accepted_at": time.time()}
+                  "accepted_at": time.time(), "position": positions.get(done[-1]["cycle"]["id"])}
         try:
-            write_cursor(state_dir, cursor)
+            write_cursor(state_dir, cursor, journal_dir)
         except (IOError, OSError) as exc:
             error = "cursor not written after an accepted batch: {}".format(exc.strerror or exc)
         if outcome.get("bytes_capped"):
@@ -335,6 +383,29 @@ def sync(sink_config, state_dir, journal_dir, current, job, instance, deadline,
         outcome["problems"] = [redact(p) for p in problems]
     outcome["duration_s"] = round(time.monotonic() - started, 6)
     return outcome
+
+
+def _unsaved_in_flight(journal_dir, cursor, current, max_reports):
+    """The cursor, with what follows `last_id` in flight when a cycle since the last saved one
+    journaled its report but never saved the cursor (it may have sent before it was killed)."""
+    if cursor.get("in_flight"):
+        return cursor
+    from guestagent.sinks import journal
+    try:
+        unsaved = unsaved_cycles(journal_dir, current["cycle"]["id"])
+        if unsaved is None or unsaved:
+            reports, _ = journal.after(journal_dir, cursor.get("last_id"), max_reports,
+                                       position=cursor.get("position"))
+        else:
+            return cursor
+    except (IOError, OSError):
+        return cursor  # the journal read below says so
+    ids = [r["cycle"]["id"] for r in reports if r["cycle"]["id"] != current["cycle"]["id"]]
+    if unsaved is None and not cursor.get("last_id"):
+        return cursor
+    if not ids:
+        return cursor
+    return dict(cursor, in_flight={"ids": ids, "after": cursor.get("last_id")})
 
 
 def _settle(sink_config, job, instance, journal_dir, cursor, deadline, outcome):
