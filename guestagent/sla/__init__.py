@@ -72,13 +72,18 @@ class Pending(object):
             return None
         except (sqlite3.Error, OSError) as exc:
             self.store.rollback()
-            self.section["error"] = "state not updated: {}".format(exc)
+            self.section["error"] = "state not updated: {}{}".format(exc, self._why())
             return self.section["error"]
         finally:
             self.close()
 
+    def _why(self):
+        from guestagent.sla import store as stores
+        return stores._why_not_writable(self.store.path) if self.store is not None else ""
+
     def rollback(self, reason):
         if self.store is not None:
+            reason += self._why()  # a read-only or full flash, where that is why
             self.store.rollback()
             self.close()
         self.section["error"] = reason
