@@ -1,31 +1,42 @@
-"""SLA state: how big it grows and how long one cycle spends in the engine.
+"""SLA state: what one cycle costs in the engine over a whole day and a whole year, and what it
+writes to flash.
 
-    python3 bench/bench_sla.py [--points 10] [--interval 300] [--days 365] [--dir DIR]
+    python3 bench/bench_sla.py [--points 10] [--interval 300] [--year-days 365] [--old REV]
 
-1. A year of 5-minute cycles for 10 test points goes into a fresh store: the history is written
-   with the store's own `insert_sample` (the row format of every cycle), one transaction per
-   simulated day, so a year takes a minute instead of a year of cycles. The file size is printed
-   at the default retention (92 days: what a router keeps) and after the whole year (what
-   `retention_days: 366` would keep).
-2. Then full cycles run through `sla.update_store` on that history (baseline window full, the
-   retention pruning one old sample per point per cycle): their time is printed.
-Figures only; nothing is asserted.
+Time-compressed: the cycles are fed to the engine one after another without sleeping, each
+exactly as a cycle does it (`sla.begin_store` with the journal directory, the report with its
+`sla` section appended to the journal through `sinks/journal.py`, then the commit). Only the SLA
+work is timed and counted (not the journal's append): CPU time of the process
+(`time.process_time`) and `write_bytes` of `/proc/self/io` (the kernel counts each 4 KiB page a
+write dirties; run it on a real disk such as ext4, tmpfs counts nothing).
+
+1. **day**: a store with 15 days of history (the baseline window full, bulk-written with the
+   store's own `insert_sample`), an hour of cycles to settle, then one whole day of cycles:
+   the cost of the cycle at 00:05 and at 23:55, p50/p99/max over the day, flash bytes per
+   cycle averaged over the day.
+2. **year**: a fresh store fed `--year-days` days of cycles: p50/p99/max per cycle over the
+   year and the same for its last day, the store's size at the end (retention reached).
+
+`--old REV` runs the day again with the package of git revision REV (extracted to a temporary
+directory) and prints both side by side. Figures only; nothing is asserted.
 """
 
 import argparse
+import json
 import os
 import random
 import shutil
+import subprocess
 import sys
 import tempfile
 import time
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-
-from guestagent.sla import config as sla_config  # noqa: E402
-from guestagent.sla import engine, store as stores, update_store  # noqa: E402
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+if "--package-root" not in sys.argv:
+    sys.path.insert(0, ROOT)
 
 START = 1764547200.0  # 2025-12-01T00:00:00Z
+HISTORY_DAYS = 15
 
 
 def sample(name, ts, rng, kind="icmp"):
@@ -52,88 +63,224 @@ def kind_of(index):
 
 
 def report(ts, points, rng):
-    probes = [sample(name, ts, rng, kind_of(i)) for i, name in enumerate(names(points))]
+    # Samples start a little after the cycle, one after another, as the probes do.
+    probes = [sample(name, ts + 0.5 + 0.01 * i, rng, kind_of(i))
+              for i, name in enumerate(names(points))]
     return {"cycle": {"id": "c%d" % ts, "started_ts": ts}, "probes": probes}
 
 
-def size_mib(path):
-    store = stores.Store(path)
-    store.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-    store.close()
-    return os.path.getsize(path) / 1048576.0
+def write_bytes():
+    try:
+        with open("/proc/self/io") as f:
+            for line in f:
+                if line.startswith("write_bytes:"):
+                    return int(line.split()[1])
+    except (IOError, OSError):
+        pass
+    return 0
 
 
-def fill(path, points, interval_s, first_day, last_day, rng):
-    """Bulk history for days [first_day, last_day) through Store.insert_sample."""
+def fill(path, points, interval_s, first_ts, days, rng):
+    """Bulk history through Store.insert_sample, one transaction per day."""
+    from guestagent.sla import engine, store as stores
     store = stores.Store(path)
     per_day = int(86400 / interval_s)
     ids = {}
     store.begin()
     for i, name in enumerate(names(points)):
         ids[name] = store.point(name, kind_of(i), "dns" if kind_of(i) == "dns" else "isp-edge",
-                                [])["id"]
+                                [] if kind_of(i) == "dns" else ["uplink"])["id"]
     store.commit()
-    for day in range(first_day, last_day):
+    for day in range(days):
         store.begin()
         for n in range(per_day):
-            ts = START + (day * per_day + n) * interval_s
+            ts = first_ts + (day * per_day + n) * interval_s
             for item in report(ts, points, rng)["probes"]:
                 record = engine.normalize(item, 0.2, 500)
                 record["within"] = {"delay_ms": True, "loss_ratio": True, "jitter_ms": True}
                 store.insert_sample(ids[item["target"]], record)
         store.commit()
     store.close()
-    return START + last_day * per_day * interval_s
+
+
+class Cycles(object):
+    """Cycles through the engine as `cycle.py` runs them, timed one by one."""
+
+    commit_every = None  # --commit-every: the config key, else its default
+
+    def __init__(self, work, points, interval_s, rng, journal_dir=None):
+        from guestagent.sla import config as sla_config
+        self.path = os.path.join(work, "sla.sqlite3")
+        self.journal_dir = journal_dir or os.path.join(work, "journal")
+        self.cfg = sla_config.SCHEMA.defaults()
+        if self.commit_every and "commit_every" in self.cfg:
+            self.cfg["commit_every"] = self.commit_every
+        self.points, self.interval_s, self.rng = points, interval_s, rng
+        self.cpu_s, self.bytes = [], []
+        self.errors = 0
+        # The default journal bound; the year keeps smaller files: the journal's own reading
+        # cost (it reads its current file whole) is not the engine's, and a year takes long.
+        self.journal_max_bytes = 6 * 1024 * 1024
+
+    def run(self, ts):
+        from guestagent import sla
+        from guestagent.sinks import journal
+        rep = report(ts, self.points, self.rng)
+        w0, t0 = write_bytes(), time.process_time()
+        pending = sla.begin_store(self.path, self.cfg, self.interval_s, rep, self.journal_dir)
+        cpu, written = time.process_time() - t0, write_bytes() - w0
+        rep["sla"] = pending.section
+        journal.append(self.journal_dir, json.dumps(rep, separators=(",", ":")),
+                       self.journal_max_bytes, 2)
+        w0, t0 = write_bytes(), time.process_time()
+        error = pending.commit()
+        self.cpu_s.append(cpu + time.process_time() - t0)
+        self.bytes.append(written + write_bytes() - w0)
+        if error or pending.section.get("error"):
+            self.errors += 1
+        return pending.section
+
+
+def stats(values):
+    ordered = sorted(values)
+    if not ordered:
+        return {}
+
+    def pick(p):
+        return ordered[min(len(ordered) - 1, int(round(p / 100.0 * (len(ordered) - 1))))]
+    return {"p50": pick(50), "p99": pick(99), "max": ordered[-1], "mean": sum(values) / len(values)}
+
+
+def day_phase(work, points, interval_s):
+    rng = random.Random(7)
+    per_day = int(86400 / interval_s)
+    day0 = START + HISTORY_DAYS * 86400
+    fill(os.path.join(work, "sla.sqlite3"), points, interval_s, START, HISTORY_DAYS, rng)
+    cycles = Cycles(work, points, interval_s, rng)
+    for n in range(int(3600 / interval_s)):  # the last hour of the day before
+        cycles.run(day0 - 3600 + n * interval_s)
+    cycles.cpu_s, cycles.bytes = [], []
+    for n in range(per_day):
+        cycles.run(day0 + n * interval_s)
+    at = dict((label, cycles.cpu_s[int(seconds / interval_s)])
+              for label, seconds in (("00:05", 300), ("23:55", 86100)))
+    return {"points": points, "cycles": per_day, "cpu_s": stats(cycles.cpu_s), "at": at,
+            "write_bytes_per_cycle": sum(cycles.bytes) / float(len(cycles.bytes)),
+            "errors": cycles.errors}
+
+
+def year_phase(work, points, interval_s, days, journal_dir=None):
+    rng = random.Random(11)
+    per_day = int(86400 / interval_s)
+    cycles = Cycles(work, points, interval_s, rng, journal_dir)
+    cycles.journal_max_bytes = 1024 * 1024
+    started = time.time()
+    for n in range(days * per_day):
+        cycles.run(START + n * interval_s)
+    last = cycles.cpu_s[-per_day:]
+    return {"points": points, "days": days, "cycles": len(cycles.cpu_s),
+            "cpu_s": stats(cycles.cpu_s), "last_day": stats(last),
+            "at": {"00:05": last[1], "23:55": last[per_day - 1]},
+            "write_bytes_per_cycle": sum(cycles.bytes) / float(len(cycles.bytes)),
+            "store_mib": sum(os.path.getsize(os.path.join(work, name))
+                             for name in os.listdir(work) if name.startswith("sla.sqlite3")
+                             and os.path.isfile(os.path.join(work, name))) / 1048576.0,
+            "wall_s": time.time() - started, "errors": cycles.errors}
+
+
+def old_day(rev, work, points, interval_s):
+    """The day phase with the package of git revision `rev`, in a child process."""
+    tree = tempfile.mkdtemp(prefix="old-", dir=work)
+    archive = subprocess.Popen(["git", "-C", ROOT, "archive", rev, "guestagent"],
+                               stdout=subprocess.PIPE)
+    subprocess.check_call(["tar", "-x", "-C", tree], stdin=archive.stdout)
+    archive.wait()
+    os.makedirs(os.path.join(work, "old-run"))
+    env = dict(os.environ, PYTHONPATH=tree)
+    output = subprocess.check_output(
+        [sys.executable, os.path.abspath(__file__), "--package-root", tree, "--phase", "day",
+         "--points", str(points), "--interval", str(interval_s), "--dir",
+         os.path.join(work, "old-run"), "--json"], env=env, universal_newlines=True)
+    return json.loads(output.strip().splitlines()[-1])
+
+
+def ms(value):
+    return "{:7.1f}".format(1000 * value) if value is not None else "      -"
+
+
+def print_day(label, new, old):
+    print("{} test points, one whole day of {} cycles after {} days of history ({}):".format(
+        new["points"], new["cycles"], HISTORY_DAYS, label))
+    print("  {:<34} {:>9} {:>9}".format("CPU per cycle in the SLA engine (ms)", "before",
+                                        "after"))
+    rows = [("cycle at 00:05", "at", "00:05"), ("cycle at 23:55", "at", "23:55"),
+            ("p50 over the day", "cpu_s", "p50"), ("p99 over the day", "cpu_s", "p99"),
+            ("max over the day", "cpu_s", "max")]
+    for name, group, key in rows:
+        print("  {:<34} {:>9} {:>9}".format(name, ms(old[group][key]) if old else "-",
+                                            ms(new[group][key])))
+    ratio_new = new["at"]["23:55"] / new["at"]["00:05"]
+    ratio_old = (old["at"]["23:55"] / old["at"]["00:05"]) if old else None
+    print("  {:<34} {:>9} {:>9}".format("23:55 / 00:05", "{:.2f}".format(ratio_old)
+                                        if old else "-", "{:.2f}".format(ratio_new)))
+    print("  {:<34} {:>9} {:>9}".format(
+        "flash KiB per cycle (day mean)", "{:.1f}".format(old["write_bytes_per_cycle"] / 1024.0)
+        if old else "-", "{:.1f}".format(new["write_bytes_per_cycle"] / 1024.0)))
 
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--points", type=int, default=10)
     parser.add_argument("--interval", type=float, default=300.0)
-    parser.add_argument("--days", type=int, default=365)
-    parser.add_argument("--cycles", type=int, default=30, help="full cycles timed")
-    parser.add_argument("--dir", help="work directory (default: a temporary one, removed)")
+    parser.add_argument("--year-days", type=int, default=365, help="0: no year")
+    parser.add_argument("--old", metavar="REV", help="also run the day with revision REV")
+    parser.add_argument("--phase", choices=("day", "year", "all"), default="all")
+    parser.add_argument("--dir", help="work directory on the disk to measure (default: a "
+                        "temporary one beside the project, removed)")
+    parser.add_argument("--json", action="store_true", help="print the figures as JSON")
+    parser.add_argument("--year-journal", metavar="DIR", help="journal directory of the year "
+                        "(e.g. on tmpfs: its fsync per cycle is not the engine's cost and "
+                        "makes a year of cycles take long; default: beside the store)")
+    parser.add_argument("--commit-every", type=int, help="sla.commit_every (default: its "
+                        "default); the old revision has no such key")
+    parser.add_argument("--package-root", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
-    work = args.dir or tempfile.mkdtemp(prefix="bench-sla-")
-    path = os.path.join(work, "sla.sqlite3")
-    cfg = sla_config.SCHEMA.defaults()
-    retention = int(cfg["retention_days"])
-    rng = random.Random(7)
-    per_day_rows = args.points * 86400 / args.interval
+    Cycles.commit_every = args.commit_every
+    work = args.dir or tempfile.mkdtemp(prefix=".bench-sla-", dir=ROOT)
     try:
-        print("{} test points, one sample each per {:g} s: {:g} samples a day".format(
-            args.points, args.interval, per_day_rows))
-        started = time.time()
-        next_ts = fill(path, args.points, args.interval, 0, retention, rng)
-        mib = size_mib(path)
-        print("store after {} days (default retention_days): {:.1f} MiB, {:.0f} bytes per "
-              "sample (filled in {:.0f} s)".format(retention, mib,
-                                                   mib * 1048576 / (retention * per_day_rows),
-                                                   time.time() - started))
-        # Steady state at the default retention: the baseline window is full and each cycle
-        # prunes the sample that left the retention.
-        timings = []
-        for n in range(args.cycles):
-            rep = report(next_ts + n * args.interval, args.points, rng)
-            t = time.perf_counter()
-            section = update_store(path, cfg, args.interval, rep)
-            timings.append(time.perf_counter() - t)
-            if section["error"]:
-                print("cycle error: " + section["error"])
-                return 1
-        ordered = sorted(timings)
-        print("one cycle in sla.update (open, {} samples, baselines over a full 14-day window, "
-              "outages, prune, section, commit with fsync):".format(args.points))
-        print("  median {:.3f} s ({:.1f} ms per test point) over {} cycles; slowest {:.3f} s: a "
-              "cycle that reads the 14-day windows again (every baseline_refresh_s = {:g} s)"
-              .format(ordered[len(ordered) // 2], 1000 * ordered[len(ordered) // 2] / args.points,
-                      args.cycles, ordered[-1], cfg["baseline_refresh_s"]))
-        if args.days > retention:
-            started = time.time()
-            fill(path, args.points, args.interval, retention + 1, args.days, rng)
-            mib = size_mib(path)
-            print("store holding {} days (retention_days: 366): {:.1f} MiB (filled in {:.0f} s)"
-                  .format(args.days, mib, time.time() - started))
+        figures = {}
+        if args.phase in ("day", "all"):
+            os.makedirs(os.path.join(work, "day"))
+            figures["day"] = day_phase(os.path.join(work, "day"), args.points, args.interval)
+        if args.old:
+            figures["old_day"] = old_day(args.old, work, args.points, args.interval)["day"]
+        if args.phase in ("year", "all") and args.year_days:
+            os.makedirs(os.path.join(work, "year"))
+            figures["year"] = year_phase(os.path.join(work, "year"), args.points,
+                                         args.interval, args.year_days, args.year_journal)
+        if args.json:
+            print(json.dumps(figures))
+            return 0
+        if "day" in figures:
+            print_day("old: " + args.old if args.old else "no old revision given",
+                      figures["day"], figures.get("old_day"))
+        if "year" in figures:
+            year = figures["year"]
+            print("{} test points, {} days of cycles into a fresh store ({} cycles, {:.0f} s):"
+                  .format(year["points"], year["days"], year["cycles"], year["wall_s"]))
+            for label, part in (("over the year", year["cpu_s"]),
+                                ("over its last day", year["last_day"])):
+                print("  CPU per cycle {:<18} p50 {} ms, p99 {} ms, max {} ms".format(
+                    label, ms(part["p50"]).strip(), ms(part["p99"]).strip(),
+                    ms(part["max"]).strip()))
+            print("  last day: 00:05 {} ms, 23:55 {} ms; flash {:.1f} KiB per cycle (year mean);"
+                  " store {:.1f} MiB".format(ms(year["at"]["00:05"]).strip(),
+                                            ms(year["at"]["23:55"]).strip(),
+                                            year["write_bytes_per_cycle"] / 1024.0,
+                                            year["store_mib"]))
+        for phase in ("day", "old_day", "year"):
+            if figures.get(phase, {}).get("errors"):
+                print("{}: {} cycle(s) with an SLA error".format(phase, figures[phase]["errors"]))
     finally:
         if not args.dir:
             shutil.rmtree(work, ignore_errors=True)

@@ -8,7 +8,6 @@ in VictoriaMetrics exactly once. Prints its figures."""
 import os
 import random
 import signal
-import sqlite3
 import subprocess
 import sys
 import time
@@ -65,22 +64,22 @@ class Agent(object):
         return list(journal.read(self.journal_dir))
 
 
-def state_samples(state_dir):
-    """{target: sample count}, the state's last cycle id and its packets_sent counters."""
+def state_samples(state_dir, journal_dir):
+    """{target: sample count}, the state's last cycle id and its packets_sent counters: of the
+    state as the cycles see it, the store and the journal's reports newer than it (the store is
+    written every sla.commit_every reports, docs/sla.md)."""
+    from guestagent import sla
+    from guestagent.sla import config as sla_config
     path = os.path.join(state_dir, "sla.sqlite3")
     if not os.path.exists(path):
         return {}, None, {}
-    db = sqlite3.connect("file:{}?mode=ro".format(path), uri=True)
+    seen = sla.open_state(path, journal_dir, sla_config.SCHEMA.defaults(), 300.0)
     try:
-        counts = dict(db.execute("SELECT p.name, count(s.ts) FROM points p LEFT JOIN samples s "
-                                 "ON s.point_id = p.id GROUP BY p.name"))
-        row = db.execute("SELECT value FROM meta WHERE key = 'last_cycle_id'").fetchone()
-        sent = dict(db.execute("SELECT p.name, c.value FROM counters c JOIN points p ON "
-                               "p.id = c.point_id WHERE c.name = 'packets_sent'"))
+        counts = dict((p["name"], len(seen.records(p))) for p in seen.points())
+        sent = dict((p["name"], seen.counters(p["id"])["packets_sent"]) for p in seen.points())
+        return counts, seen.meta("last_cycle_id"), sent
     finally:
-        db.close()
-    import json
-    return counts, json.loads(row[0]) if row else None, sent
+        seen.close()
 
 
 def store_stamps(victoriametrics, expect=0):
@@ -118,7 +117,7 @@ def reconcile(agent, pushgateway, victoriametrics, settled, expect=0):
         return any(v in stamps for v in (value - 1, value, value + 1))
 
     # The state: nothing the journal lacks; after a clean cycle, all of it.
-    counts, last_id, sent = state_samples(agent.state)
+    counts, last_id, sent = state_samples(agent.state, agent.journal_dir)
     assert last_id is None or last_id in ids
     for name in TARGETS:
         in_journal = [s for r in reports for s in r["probes"] if s["target"] == name]

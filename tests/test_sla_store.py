@@ -250,8 +250,9 @@ def test_retention_and_bound_on_samples(tmp_path):
 
 def test_schema_version_and_tables(tmp_path):
     store = stores.Store(str(tmp_path / "sla.sqlite3"))
-    assert store.db.execute("SELECT version FROM schema_version").fetchall() == [(2,)]
-    assert store.db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    assert store.db.execute("SELECT version FROM schema_version").fetchall() == [(3,)]
+    # A rollback journal kept in place: no -wal/-shm made and removed at every open and close.
+    assert store.db.execute("PRAGMA journal_mode").fetchone()[0] == "persist"
     assert store.db.execute("PRAGMA synchronous").fetchone()[0] == 2  # FULL
     store.close()
 
@@ -271,7 +272,7 @@ def test_migration_from_version_1_keeps_the_data(tmp_path):
     assert section["error"] is None
     assert section["targets"]["edge"]["counters"]["packets_sent"] == 80.0
     store = stores.Store(path)
-    assert store.version == 2
+    assert store.version == 3
     assert set(store._point_row("edge")["baselines"]) == {"delay_ms", "loss_ratio", "jitter_ms"}
     store.close()
 

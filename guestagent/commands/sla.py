@@ -86,7 +86,10 @@ def open_records(args, config, sla_config, interval_s, skipped, command):
                          "rebuild --journal DIR`, or use --journal)\n".format(command, path))
         return None
     try:
-        store = stores.Store(path)
+        # The store and the journaled reports it does not hold yet (it is written every
+        # sla.commit_every reports): the figures the cycles report.
+        from guestagent import sla
+        store = sla.open_state(path, config.journal.dir, sla_config, interval_s)
     except Exception as exc:
         sys.stderr.write("guestagent {}: cannot open {}: {}\n".format(command, path, exc))
         return None

@@ -25,7 +25,7 @@ def rebuild(path, journal_dir, sla_config, interval_s):
     from guestagent.sla import apply
     from guestagent.sla import store as stores
     building = "{}.rebuild-{}".format(path, os.getpid())
-    for suffix in ("", "-wal", "-shm"):
+    for suffix in ("", "-wal", "-shm", "-journal"):
         if os.path.exists(building + suffix):
             os.remove(building + suffix)
     store = stores.Store(building)
@@ -68,7 +68,7 @@ def rebuild(path, journal_dir, sla_config, interval_s):
     except Exception:
         store.rollback()
         store.close()
-        for suffix in ("", "-wal", "-shm"):
+        for suffix in ("", "-wal", "-shm", "-journal"):
             if os.path.exists(building + suffix):
                 os.remove(building + suffix)
         raise
@@ -76,7 +76,7 @@ def rebuild(path, journal_dir, sla_config, interval_s):
     fsync_path(building)
     old = "{}.old-{}".format(path, os.getpid())
     moved = []
-    for suffix in ("", "-wal", "-shm"):
+    for suffix in ("", "-wal", "-shm", "-journal"):
         if os.path.exists(path + suffix):
             os.rename(path + suffix, old + suffix)
             moved.append(old + suffix)

@@ -28,25 +28,40 @@ def records_of(report, sla_config, interval_s):
     return out
 
 
-def apply_report(store, sla_config, interval_s, report, now_ts=None):
+def apply_report(store, sla_config, interval_s, report, now_ts=None, reuse_baselines=False):
     """Add one report's samples to the store (inside the caller's transaction).
 
     Returns {target: per-point section} for the points sampled, plus the raw pieces the section
-    needs. The same path serves every cycle and `state rebuild`.
+    needs. The same path serves every cycle and `state rebuild`. With `reuse_baselines` (a
+    journaled report replayed), a baseline due for a refresh is taken from the report's own
+    `sla` section, where the cycle that wrote it put what it computed from the same samples,
+    instead of reading the 14-day window again.
     """
     cycle_ts = (report.get("cycle") or {}).get("started_ts")
     now_ts = cycle_ts if now_ts is None else now_ts
+    today = engine.day_start(cycle_ts)
+    reported = _reported_targets(report) if reuse_baselines else None
     points = {}
     for record, cfg in sorted(records_of(report, sla_config, interval_s),
                               key=lambda item: item[0]["target"]):
         point = store.point(record["target"], record["kind"], record["role"], record["groups"])
         pid = point["id"]
+        day = _day_sums(store, point, today, interval_s)
+        earlier = points.get(record["target"]) or {}
+        closed = list(earlier.get("closed") or [])
+        stepped = bool(earlier.get("stepped")) or (point["last_ts"] is not None and
+                                                   record["ts"] < point["last_ts"])
         # The previous sample of this point now knows how much time it stood for.
         if point["last_ts"] is not None and not point["last_error"]:
             span = engine.span_s(point["last_ts"], record["ts"], interval_s)
             store.add_counter(pid, "known_seconds", span)
             if point["last_available"]:
                 store.add_counter(pid, "available_seconds", span)
+            if span > 0:
+                interval = [point["last_ts"], point["last_ts"] + span,
+                            bool(point["last_available"])]
+                closed.append(interval)
+                _add_interval(day, interval)
         if not record["error"]:
             if record["kind"] == "dns":
                 store.add_counter(pid, "dns_queries_sent", record["sent"] or 0)
@@ -56,7 +71,9 @@ def apply_report(store, sla_config, interval_s, report, now_ts=None):
                 store.add_counter(pid, "packets_received", record["received"] or 0)
         baselines = point["baselines"] or {}
         if not record["error"]:
-            baselines = _verdicts(store, pid, record, cfg, baselines)
+            baselines = _verdicts(store, pid, record, cfg, baselines,
+                                  None if reported is None else reported.get(record["target"]))
+        _add_verdicts(day, record)
         store.insert_sample(pid, record)
         state = point["outage_state"] or engine.new_outage_state()
         if not record["error"]:
@@ -71,15 +88,113 @@ def apply_report(store, sla_config, interval_s, report, now_ts=None):
                     store.close_outage(pid, event[1], event[2])
         store.save_point(pid, record["ts"], record["error"], record["available"], state,
                          baselines)
+        store.set_today(pid, day)
         store.prune(pid, now_ts - sla_config["retention_days"] * 86400.0,
                     sla_config_module.max_samples(sla_config, interval_s))
         points[record["target"]] = {"point": point, "record": record, "cfg": cfg,
-                                    "state": state, "baselines": baselines}
+                                    "state": state, "baselines": baselines, "today": day,
+                                    "closed": closed, "stepped": stepped}
     store.prune_outages(now_ts - max(sla_config["retention_days"], 366) * 86400.0)
     return points
 
 
-def _verdicts(store, pid, record, cfg, kept):
+# -- the day's running sums ------------------------------------------------------------------------
+# A point's figures since 00:00 UTC are kept as running sums instead of being computed again
+# from the day's samples every cycle (that grew to most of a cycle by 23:55). The sums are kept
+# for today and tomorrow, each over [day start, no end) as `engine.availability` and `engine.fa`
+# count them, so the first cycle after midnight finds tomorrow's sums already right (a sample
+# taken just before midnight stands for time after it). Each sum is added to in the order the
+# full computation adds, so the figures are equal to it, bit for bit.
+
+DAY_S = 86400
+
+
+def _zero_sums():
+    return {"known_s": 0.0, "available_s": 0.0, "fa": dict((c, [0, 0]) for c in engine.COLUMNS)}
+
+
+def _day_sums(store, point, today, interval_s):
+    """The point's running sums, carried to `today`; computed from the day's samples when they
+    were not kept up to now (a new agent version, a rebuilt state, a gap of days)."""
+    kept = point.get("today") or {}
+    sums = kept.get("sums") or {}
+    if kept.get("day") == today and str(today) in sums:
+        return kept
+    if kept.get("day") == today - DAY_S and str(today) in sums:
+        return {"day": today, "sums": {str(today): sums[str(today)],
+                                       str(today + DAY_S): _zero_sums()}}
+    out = {"day": today, "sums": {}}
+    records = store.records(point, since_ts=today) if point["last_ts"] is not None else []
+    for start in (today, today + DAY_S):
+        avail = engine.availability(records, interval_s, start, None)
+        part = {"known_s": avail["known_s"], "available_s": avail["available_s"], "fa": {}}
+        for column in engine.COLUMNS:
+            counted = engine.fa(records, column, start, None)
+            part["fa"][column] = [counted["n"], counted["nb"]]
+        out["sums"][str(start)] = part
+    return out
+
+
+def _add_interval(day, interval):
+    lo, hi, up = interval
+    for start, part in sorted(day["sums"].items()):
+        add = engine._overlap(lo, hi, float(start), None)
+        part["known_s"] += add
+        if up:
+            part["available_s"] += add
+
+
+def _add_verdicts(day, record):
+    if record["error"]:
+        return
+    for start, part in sorted(day["sums"].items()):
+        if record["ts"] < float(start):
+            continue
+        for column in engine.COLUMNS:
+            verdict = (record.get("within") or {}).get(column)
+            if verdict is not None:
+                part["fa"][column][0] += 1
+                part["fa"][column][1] += 1 if verdict else 0
+
+
+def _reported_targets(report):
+    """{target: its `baseline` entries} of a report's own `sla` section, when it has one."""
+    section = report.get("sla")
+    if not isinstance(section, dict) or section.get("error") or not isinstance(
+            section.get("targets"), dict):
+        return {}
+    out = {}
+    for name, entry in section["targets"].items():
+        if isinstance(entry, dict) and isinstance(entry.get("baseline"), dict):
+            out[name] = entry["baseline"]
+    return out
+
+
+def _reported_baseline(reported, kind, column, ts):
+    """The baseline a report says it used for `column`; `MISSING` when it does not say."""
+    if not isinstance(reported, dict):
+        return MISSING
+    for metric, col in engine.metrics_of(kind):
+        if col != column:
+            continue
+        entry = reported.get(metric)
+        if not isinstance(entry, dict) or not all(k in entry for k in ("B", "S", "n",
+                                                                          "learning")):
+            return MISSING
+        if entry["B"] is None:
+            return None
+        if not all(isinstance(entry[k], (int, float)) and not isinstance(entry[k], bool)
+                   for k in ("B", "S", "n")) or not isinstance(entry["learning"], bool):
+            return MISSING
+        return {"B": entry["B"], "S": entry["S"], "n": entry["n"],
+                "learning": entry["learning"], "computed_ts": ts}
+    return MISSING
+
+
+MISSING = object()
+
+
+def _verdicts(store, pid, record, cfg, kept, reported=None):
     """The sample's verdicts against the baselines of the trailing window before it; the
     window is read again only when a kept baseline is due (engine.needs_refresh): reading and
     sorting 14 days of samples every cycle is most of a cycle's time on the router."""
@@ -87,17 +202,22 @@ def _verdicts(store, pid, record, cfg, kept):
     out = dict((c, kept.get(c)) for c in columns)
     due = [c for c in columns
            if engine.needs_refresh(kept.get(c), record["ts"], cfg["baseline_refresh_s"])]
-    if due:
-        window_s = cfg["baseline_window_days"] * 86400.0
-        rows = store.window_values(pid, record["ts"] - window_s, record["ts"])
-        for column in due:
+    rows = None
+    for column in due:
+        base = _reported_baseline(reported, record["kind"], column, record["ts"])
+        if base is MISSING:
+            if rows is None:
+                window_s = cfg["baseline_window_days"] * 86400.0
+                rows = store.window_values(pid, record["ts"] - window_s, record["ts"])
             index = engine.COLUMNS.index(column)
             th = engine.Thresholds(column, cfg)
             base = engine.baseline([row[index] for row in rows], th.floor_abs, th.floor_rel,
                                    th.min_samples)
             if base is not None:
-                base["computed_ts"] = record["ts"]
-            out[column] = base
+                # What a report carries of it (B, S, n, learning), so a replay can take it back.
+                base = {"B": base["B"], "S": base["S"], "n": base["n"],
+                        "learning": base["learning"], "computed_ts": record["ts"]}
+        out[column] = base
     for column in columns:
         th = engine.Thresholds(column, cfg)
         record["within"][column] = engine.within(record["values"][column], out[column],
@@ -105,17 +225,23 @@ def _verdicts(store, pid, record, cfg, kept):
     return out
 
 
+def advance(store, sla_config, interval_s, report, points):
+    """What building the section changes in the state (the groups' running sums, closed
+    outages marked reported), without the section: a replayed report was reported already."""
+    today = engine.day_start(report["cycle"]["started_ts"])
+    _groups(store, sla_config, interval_s, points, today, render=False)
+    store.unreported_outages()
+
+
 def build_section(store, sla_config, interval_s, report, points):
     """The report's `sla` section from the points this cycle touched."""
     cycle_ts = report["cycle"]["started_ts"]
     today = engine.day_start(cycle_ts)
     targets = {}
-    today_records = {}
     for name, item in sorted(points.items()):
         point, record, cfg, state = item["point"], item["record"], item["cfg"], item["state"]
-        records = store.records(point, since_ts=today)
-        today_records[name] = records
-        avail = engine.availability(records, interval_s, today, None)
+        sums = item["today"]["sums"][str(today)]
+        known, available = sums["known_s"], sums["available_s"]
         entry = {
             "kind": record["kind"], "role": record["role"], "groups": record["groups"],
             "sample_ts": record["ts"],
@@ -126,8 +252,8 @@ def build_section(store, sla_config, interval_s, report, points):
             "outage_duration_so_far_s": (max(0.0, record["ts"] - state["start_ts"])
                                          if state.get("down") else None),
             "baseline": {},
-            "today": {"availability": avail["availability"], "known_s": avail["known_s"],
-                      "available_s": avail["available_s"], "fa": {}},
+            "today": {"availability": (available / known) if known > 0 else None,
+                      "known_s": known, "available_s": available, "fa": {}},
             "counters": _counters_of(store.counters(point["id"]), record["kind"]),
         }
         for metric, column in engine.metrics_of(record["kind"]):
@@ -140,12 +266,13 @@ def build_section(store, sla_config, interval_s, report, points):
                 "learning": base["learning"] if base else True,
                 "within": record["within"].get(column),
             }
-            entry["today"]["fa"][metric] = engine.fa(records, column, today, None)["fa"]
+            n, nb = sums["fa"][column]
+            entry["today"]["fa"][metric] = (nb / float(n)) if n else None
         targets[name] = entry
     section = {
         "interval_s": interval_s,
         "targets": targets,
-        "groups": _groups(sla_config, interval_s, points, today_records, today),
+        "groups": _groups(store, sla_config, interval_s, points, today),
         "outages_closed": [],
     }
     for outage in store.unreported_outages():
@@ -178,23 +305,85 @@ def group_members(sla_config, points_meta):
     return out
 
 
-def _groups(sla_config, interval_s, points, today_records, today):
+def _groups(store, sla_config, interval_s, points, today, render=True):
     meta = dict((name, {"role": item["record"]["role"], "groups": item["record"]["groups"]})
                 for name, item in points.items())
+    kept = store.meta("groups_today") or {}
+    states = {}
     out = {}
     for name, (mode, members) in sorted(group_members(sla_config, meta).items()):
         present = [m for m in members if m in points]
-        states = [points[m]["record"]["available"] for m in present
-                  if not points[m]["record"]["error"]]
-        if states:
-            now = all(states) if mode == "all" else any(states)
+        states_now = [points[m]["record"]["available"] for m in present
+                      if not points[m]["record"]["error"]]
+        if states_now:
+            now = all(states_now) if mode == "all" else any(states_now)
         else:
             now = None
-        segments = engine.group_segments(dict((m, today_records[m]) for m in present),
-                                         interval_s, mode, today, None)
-        out[name] = {"mode": mode, "members": members, "available": now,
-                     "today": engine.group_availability(segments)}
+        state = _group_state(store, kept.get(name), mode, present, points, interval_s, today)
+        states[name] = state
+        if render:
+                out[name] = {"mode": mode, "members": members, "available": now,
+                         "today": _group_today(state, mode, today)}
+    store.set_meta("groups_today", states)
     return out
+
+
+# A group's time since 00:00 is a sweep over its members' intervals (engine.group_segments).
+# Kept between cycles: the sums up to a frontier no later interval can reach (every member's
+# next interval starts at or after its newest sample), and the intervals that reach past it
+# (the tail: a couple per member). A cycle adds the intervals its samples closed, sweeps the tail
+# up to the new frontier into the sums, and the section adds a sweep of what is left. The
+# members sampled this cycle, the mode, a clock step back or a missing day make it start again
+# from the day's samples, as before.
+
+def _group_state(store, kept, mode, present, points, interval_s, today):
+    if not present:
+        return {"day": today, "mode": mode, "members": [], "frontier": None,
+                "sums": {str(today): [0.0, 0.0], str(today + DAY_S): [0.0, 0.0]}, "tail": []}
+    sums = (kept or {}).get("sums") or {}
+    valid = (isinstance(kept, dict) and kept.get("mode") == mode and
+             kept.get("members") == present and str(today) in sums and
+             kept.get("day") in (today, today - DAY_S) and
+             not any(points[m]["stepped"] for m in present))
+    if valid:
+        if kept["day"] != today:
+            sums = {str(today): sums[str(today)], str(today + DAY_S): [0.0, 0.0]}
+        tail = [list(i) for i in kept.get("tail") or []]
+        for m in present:
+            tail.extend(list(i) for i in points[m]["closed"])
+        frontier = kept.get("frontier")
+    else:
+        sums = {str(today): [0.0, 0.0], str(today + DAY_S): [0.0, 0.0]}
+        tail = []
+        for m in present:
+            records = store.records(points[m]["point"], since_ts=today)
+            tail.extend(list(i) for i in engine.member_intervals(records, interval_s, today,
+                                                                 None))
+        frontier = None
+    reach = min(points[m]["record"]["ts"] for m in present)
+    if frontier is not None:
+        reach = max(reach, frontier)
+    settled = [(lo, min(hi, reach), up) for lo, hi, up in tail if lo < min(hi, reach)]
+    for start, pair in sorted(sums.items()):
+        for s, e, up in engine.segments_of(settled, mode):
+            add = engine._overlap(s, e, float(start), None)
+            pair[0] += add
+            if up:
+                pair[1] += add
+    tail = [[max(lo, reach), hi, up] for lo, hi, up in tail if hi > reach]
+    return {"day": today, "mode": mode, "members": present, "frontier": reach,
+            "sums": sums, "tail": tail}
+
+
+def _group_today(state, mode, today):
+    known, available = state["sums"][str(today)]
+    rest = [(max(lo, today), hi, up) for lo, hi, up in state["tail"] if hi > max(lo, today)]
+    for s, e, up in engine.segments_of(rest, mode):
+        known += e - s
+        if up:
+            available += e - s
+    return {"known_s": known, "available_s": available,
+            "availability": (available / known) if known > 0 else None}
 
 
 def _counters_of(counters, kind):

@@ -16,6 +16,11 @@ from guestagent.schema import Field, Int, ListOf, Namespace, Num, Section, Str, 
 _MAX_MS = 60000
 _MAX_S = 366 * 86400
 
+# The store is written every COMMIT_EVERY journaled reports (docs/sla.md, "Flash"), and kept
+# under MAX_BYTES (a quarter of 5-minute samples of 10 test points is 15 MiB).
+COMMIT_EVERY = 32
+MAX_BYTES = 64 * 1048576
+
 # Keys a test point may override; the defaults live in SCHEMA below.
 THRESHOLD_KEYS = ("loss_max", "rtt_max_ms", "outage_min_s", "restore_min_s",
                   "baseline_window_days", "baseline_min_samples", "baseline_refresh_s",
@@ -91,6 +96,13 @@ SCHEMA = Section(dict(_thresholds(False), **{
     "max_samples_per_point": Int(None, "hard bound on stored samples per test point "
                                  "(default: 4 x retention at agent.interval_s)", minimum=100,
                                  maximum=100000000),
+    "commit_every": Int(COMMIT_EVERY, "write the state store every this many journaled reports "
+                        "(the journal holds the ones in between; 1: every cycle)", minimum=1,
+                        maximum=2016),
+    "max_bytes": Int(MAX_BYTES, "bound on the state store's size in bytes: the oldest samples "
+                     "go first", minimum=1048576, maximum=1 << 40),
+    "corrupt_kept": Int(3, "copies of a corrupt state file kept beside it", minimum=0,
+                        maximum=100),
     "targets": MapOf(Section(_thresholds(True)), {}, "per test point overrides"),
     "groups": MapOf(Section(_GROUP_FIELDS), {}, "groups of test points"),
 }), default={})
@@ -122,3 +134,11 @@ def max_samples(sla_config, interval_s):
     if sla_config.get("max_samples_per_point"):
         return int(sla_config["max_samples_per_point"])
     return int(4 * sla_config["retention_days"] * 86400.0 / interval_s) + 100
+
+
+def commit_every(sla_config):
+    return int(sla_config.get("commit_every") or COMMIT_EVERY)
+
+
+def max_bytes(sla_config):
+    return int(sla_config.get("max_bytes") or MAX_BYTES)

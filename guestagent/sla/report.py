@@ -92,9 +92,7 @@ class StoreSource(object):
 
     def extent(self, name):
         """(first, last) sample time of a test point, or (None, None)."""
-        row = self.store.db.execute("SELECT min(ts), max(ts) FROM samples WHERE point_id = ?",
-                                    (self.points[name]["id"],)).fetchone()
-        return (row[0], row[1]) if row else (None, None)
+        return self.store.extent(self.points[name]["id"])
 
     def outages(self, name, records, cfg, end_ts):
         out = []

@@ -1,11 +1,13 @@
 """The SLA state across cycles: one SQLite file, `<state_dir>/sla.sqlite3`.
 
-Each cycle writes in ONE transaction, so a crash or a power loss mid-write leaves the previous
-state as it was (SQLite's write-ahead log). `synchronous=FULL`: the log is fsync'd at each commit;
-at one commit per cycle the cost is nothing, and a commit lost at power loss would report a
-closed outage twice or lose counter increments. A file that is not a database any more is moved
-aside (`sla.sqlite3.corrupt-<time>`) and a fresh one started; a full disk makes the cycle's write
-fail (rolled back) and the cycle goes on. docs/sla.md describes the tables.
+A commit writes in ONE transaction, so a crash or a power loss mid-write leaves the previous
+state as it was (SQLite's rollback journal, kept in place between commits: `journal_mode=PERSIST`,
+so no file is created and deleted per commit, and reading the state writes nothing).
+`synchronous=FULL`: the journal and the file are fsync'd at each commit. The store is committed
+only every `sla.commit_every` journaled reports; `working.Working` holds the reports in between
+(replayed from the journal each cycle). A file that is not a database any more is moved aside
+(`sla.sqlite3.corrupt-<time>`, at most `CORRUPT_KEPT` kept) and a fresh one started; a full disk
+makes the write fail (rolled back) and the cycle goes on. docs/sla.md describes the tables.
 """
 
 import json
@@ -14,7 +16,11 @@ import sqlite3
 import time
 
 FILENAME = "sla.sqlite3"
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
+# Copies of corrupt files kept beside the state (the newest); older ones are removed.
+CORRUPT_KEPT = 3
+# The rollback journal kept between commits is cut back to this after a big commit.
+JOURNAL_SIZE_LIMIT = 256 * 1024
 
 # Each migration brings the schema from version i to i + 1 (index i).
 MIGRATIONS = [
@@ -66,7 +72,24 @@ MIGRATIONS = [
     """
     ALTER TABLE points ADD COLUMN baselines TEXT NOT NULL DEFAULT '{}';
     """,
+    # 3: the day's running sums (availability, Fa) kept between cycles: no re-read of the day;
+    # new samples go to an unindexed table appended at its end and move to the indexed one once
+    # a day (an insert into the (point, time) index dirties one leaf page per test point: most
+    # of what a commit wrote); `samples` reads both.
+    """
+    ALTER TABLE points ADD COLUMN today TEXT NOT NULL DEFAULT '{}';
+    ALTER TABLE samples RENAME TO samples_main;
+    CREATE TABLE samples_recent (
+        point_id INTEGER NOT NULL, ts REAL NOT NULL, error INTEGER NOT NULL, available INTEGER,
+        sent INTEGER, received INTEGER, delay_ms REAL, loss_ratio REAL, jitter_ms REAL,
+        within_delay INTEGER, within_loss INTEGER, within_jitter INTEGER
+    );
+    CREATE VIEW samples AS SELECT * FROM samples_main UNION ALL SELECT * FROM samples_recent;
+    """,
 ]
+
+SAMPLE_COLUMNS = ("point_id, ts, error, available, sent, received, delay_ms, loss_ratio, "
+                  "jitter_ms, within_delay, within_loss, within_jitter")
 
 WITHIN_COLUMNS = {"delay_ms": "within_delay", "loss_ratio": "within_loss",
                   "jitter_ms": "within_jitter"}
@@ -108,13 +131,51 @@ def _why_not_writable(path):
     return ""
 
 
-def move_aside(path):
-    """Rename a corrupt database (and its log) out of the way; returns the new name."""
+def move_aside(path, keep=None):
+    """Rename a corrupt database (and its log) out of the way; returns the new name. Only the
+    newest `keep` (CORRUPT_KEPT) copies stay: a file that keeps going bad cannot fill the flash."""
     aside = "{}.corrupt-{}".format(path, time.strftime("%Y%m%dT%H%M%SZ", time.gmtime()))
+    if os.path.exists(aside):  # twice in one second
+        aside = "{}-{}".format(aside, os.getpid())
     for suffix in ("", "-wal", "-shm", "-journal"):
         if os.path.exists(path + suffix):
             os.rename(path + suffix, aside + suffix)
+    prune_corrupt(path, CORRUPT_KEPT if keep is None else keep)
     return aside
+
+
+def corrupt_copies(path):
+    """The corrupt copies beside `path` (their main files), oldest first."""
+    directory, base = os.path.split(path)
+    prefix = base + ".corrupt-"
+    try:
+        names = os.listdir(directory or ".")
+    except OSError:
+        return []
+    found = [n for n in names if n.startswith(prefix) and not n.endswith(
+        ("-wal", "-shm", "-journal"))]
+    found.sort(key=lambda n: (_mtime(os.path.join(directory, n)), n))
+    return [os.path.join(directory, n) for n in found]
+
+
+def _mtime(path):
+    try:
+        return os.path.getmtime(path)
+    except OSError:
+        return 0.0
+
+
+def prune_corrupt(path, keep):
+    """Remove all but the newest `keep` corrupt copies (with their logs); returns the removed."""
+    copies = corrupt_copies(path)
+    removed = copies[:max(0, len(copies) - keep)]
+    for name in removed:
+        for suffix in ("", "-wal", "-shm", "-journal"):
+            try:
+                os.remove(name + suffix)
+            except OSError:
+                pass
+    return removed
 
 
 class Store(object):
@@ -124,16 +185,28 @@ class Store(object):
         if directory and not os.path.isdir(directory):
             os.makedirs(directory, mode=0o750)
         self.db = sqlite3.connect(path, timeout=timeout_s, isolation_level=None)
+        self._recent = None
         try:
-            self.db.execute("PRAGMA journal_mode=WAL")
+            self._journal_mode()
             self.db.execute("PRAGMA synchronous=FULL")
             self.version = self._migrate()
         except Exception:
             self.db.close()
             raise
 
+    def _journal_mode(self):
+        """A rollback journal kept in place (PERSIST): a WAL file and its -shm are created at
+        every open and deleted at every close, which writes the directory each cycle. A state
+        written by an older agent (WAL) is switched once; if another process has it open it
+        stays as it is this time."""
+        try:
+            self.db.execute("PRAGMA journal_mode=PERSIST")
+        except sqlite3.OperationalError:
+            pass
+        self.db.execute("PRAGMA journal_size_limit={:d}".format(JOURNAL_SIZE_LIMIT))
+
     @classmethod
-    def open(cls, path):
+    def open(cls, path, corrupt_kept=None):
         """Open (creating, migrating); a corrupt file is moved aside and a fresh one started.
         Returns (store, note) where note says what happened to a corrupt file, else None."""
         try:
@@ -147,7 +220,7 @@ class Store(object):
             if not _is_corruption(exc):
                 raise StoreError("cannot open {}: {}{}".format(path, exc,
                                                                _why_not_writable(path)))
-            aside = move_aside(path)
+            aside = move_aside(path, corrupt_kept)
             return cls(path), "state {} was corrupt ({}); moved to {}, started afresh".format(
                 path, exc, aside)
 
@@ -156,7 +229,8 @@ class Store(object):
         on slow flash each cycle); corruption found later in the cycle is handled there."""
         for table in ("points", "outages", "counters", "meta"):
             self.db.execute("SELECT * FROM {} LIMIT 1".format(table)).fetchall()
-        self.db.execute("SELECT * FROM samples ORDER BY rowid DESC LIMIT 1").fetchall()
+        self.db.execute("SELECT * FROM samples_main ORDER BY rowid DESC LIMIT 1").fetchall()
+        self.db.execute("SELECT * FROM samples_recent ORDER BY rowid DESC LIMIT 1").fetchall()
 
     def close(self):
         self.db.close()
@@ -191,6 +265,7 @@ class Store(object):
         self.db.execute("COMMIT")
 
     def rollback(self):
+        self._recent = None
         try:
             self.db.execute("ROLLBACK")
         except sqlite3.Error:
@@ -203,7 +278,7 @@ class Store(object):
 
     def set_meta(self, key, value):
         self.db.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)",
-                        (key, json.dumps(value)))
+                        (key, _compact(value)))
 
     # -- test points -----------------------------------------------------------------------------
     def point(self, name, kind, role, groups):
@@ -223,7 +298,7 @@ class Store(object):
     def _point_row(self, name):
         cursor = self.db.execute(
             "SELECT id, name, kind, role, groups, last_ts, last_error, last_available, "
-            "outage_state, sample_count, baselines FROM points WHERE name = ?", (name,))
+            "outage_state, sample_count, baselines, today FROM points WHERE name = ?", (name,))
         row = cursor.fetchone()
         if row is None:
             return None
@@ -231,7 +306,28 @@ class Store(object):
         out["groups"] = json.loads(out["groups"])
         out["outage_state"] = json.loads(out["outage_state"] or "{}")
         out["baselines"] = json.loads(out["baselines"] or "{}")
+        out["today"] = json.loads(out["today"] or "{}")
         return out
+
+    def point_rows(self):
+        """Every test point's full row (as `point` returns it), by id."""
+        cursor = self.db.execute(
+            "SELECT id, name, kind, role, groups, last_ts, last_error, last_available, "
+            "outage_state, sample_count, baselines, today FROM points ORDER BY id")
+        columns = [d[0] for d in cursor.description]
+        out = []
+        for row in cursor:
+            item = dict(zip(columns, row))
+            item["groups"] = json.loads(item["groups"])
+            item["outage_state"] = json.loads(item["outage_state"] or "{}")
+            item["baselines"] = json.loads(item["baselines"] or "{}")
+            item["today"] = json.loads(item["today"] or "{}")
+            out.append(item)
+        return out
+
+    def set_today(self, point_id, today):
+        self.db.execute("UPDATE points SET today = ? WHERE id = ?",
+                        (_compact(today), point_id))
 
     def points(self):
         cursor = self.db.execute("SELECT id, name, kind, role, groups FROM points ORDER BY name")
@@ -242,50 +338,84 @@ class Store(object):
                    baselines):
         self.db.execute("UPDATE points SET last_ts = ?, last_error = ?, last_available = ?, "
                         "outage_state = ?, baselines = ? WHERE id = ?",
-                        (last_ts, int(last_error), _int(last_available), json.dumps(outage_state),
-                         json.dumps(baselines, sort_keys=True), point_id))
+                        (last_ts, int(last_error), _int(last_available), _compact(outage_state),
+                         _compact(baselines), point_id))
 
     # -- samples ---------------------------------------------------------------------------------
     def insert_sample(self, point_id, record):
         values = record["values"]
         verdicts = record.get("within") or {}
+        row = (point_id, record["ts"], int(record["error"]), _int(record["available"]),
+               record.get("sent"), record.get("received"), values.get("delay_ms"),
+               values.get("loss_ratio"), values.get("jitter_ms"),
+               _int(verdicts.get("delay_ms")), _int(verdicts.get("loss_ratio")),
+               _int(verdicts.get("jitter_ms")))
         self.db.execute(
-            "INSERT INTO samples (point_id, ts, error, available, sent, received, delay_ms, "
-            "loss_ratio, jitter_ms, within_delay, within_loss, within_jitter) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (point_id, record["ts"], int(record["error"]), _int(record["available"]),
-             record.get("sent"), record.get("received"), values.get("delay_ms"),
-             values.get("loss_ratio"), values.get("jitter_ms"),
-             _int(verdicts.get("delay_ms")), _int(verdicts.get("loss_ratio")),
-             _int(verdicts.get("jitter_ms"))))
+            "INSERT INTO samples_recent ({}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)".format(
+                SAMPLE_COLUMNS), row)
         self.db.execute("UPDATE points SET sample_count = sample_count + 1 WHERE id = ?",
                         (point_id,))
+        if self._recent is not None:
+            self._recent.setdefault(point_id, []).append(row[1:])
+
+    def _recent_rows(self, point_id):
+        """The point's rows of samples_recent, in recorded order: the table is read once for
+        every test point (it has no index, and holds a day at most)."""
+        if self._recent is None:
+            self._recent = {}
+            for row in self.db.execute("SELECT {} FROM samples_recent ORDER BY rowid".format(
+                    SAMPLE_COLUMNS)):
+                self._recent.setdefault(row[0], []).append(row[1:])
+        return self._recent.get(point_id, ())
+
+    def move_recent(self, before_ts=None):
+        """Move the recent samples (older than `before_ts`, default all) into the indexed table;
+        returns how many."""
+        where, args = ("WHERE ts < ?", (before_ts,)) if before_ts is not None else ("", ())
+        moved = self.db.execute("INSERT INTO samples_main ({0}) SELECT {0} FROM samples_recent "
+                                "{1} ORDER BY point_id, rowid".format(SAMPLE_COLUMNS, where),
+                                args).rowcount
+        self.db.execute("DELETE FROM samples_recent " + where, args)
+        self._recent = None
+        return moved
+
+    def oldest_recent_ts(self):
+        return self.db.execute("SELECT min(ts) FROM samples_recent").fetchone()[0]
 
     def window_values(self, point_id, since_ts, before_ts):
         """Valid (delay_ms, loss_ratio, jitter_ms) of a point with since_ts <= ts < before_ts."""
-        return self.db.execute(
-            "SELECT delay_ms, loss_ratio, jitter_ms FROM samples WHERE point_id = ? AND ts >= ? "
-            "AND ts < ? AND error = 0", (point_id, since_ts, before_ts)).fetchall()
+        rows = self.db.execute(
+            "SELECT delay_ms, loss_ratio, jitter_ms FROM samples_main WHERE point_id = ? AND "
+            "ts >= ? AND ts < ? AND error = 0", (point_id, since_ts, before_ts)).fetchall()
+        rows.extend(r[5:8] for r in self._recent_rows(point_id)
+                    if not r[1] and since_ts <= r[0] < before_ts)
+        return rows
 
     def records(self, point, since_ts=None, until_ts=None, before=1):
         """Engine records of a point in recorded order; `before` samples preceding since_ts are
         included (they stand for time inside the window)."""
         clauses, args = ["point_id = ?"], [point["id"]]
+        recent = [r for r in self._recent_rows(point["id"])
+                  if until_ts is None or r[0] < until_ts]
         if since_ts is not None:
-            first = self.db.execute(
-                "SELECT min(ts) FROM (SELECT ts FROM samples WHERE point_id = ? AND ts < ? "
-                "ORDER BY ts DESC LIMIT ?)", (point["id"], since_ts, before)).fetchone()[0]
+            earlier = [r[0] for r in self.db.execute(
+                "SELECT ts FROM samples_main WHERE point_id = ? AND ts < ? ORDER BY ts DESC "
+                "LIMIT ?", (point["id"], since_ts, before))]
+            earlier = sorted(earlier + [r[0] for r in recent if r[0] < since_ts],
+                             reverse=True)[:before]
+            first = earlier[-1] if earlier else since_ts
             clauses.append("ts >= ?")
-            args.append(first if first is not None else since_ts)
+            args.append(first)
+            recent = [r for r in recent if r[0] >= first]
         if until_ts is not None:
             clauses.append("ts < ?")
             args.append(until_ts)
         cursor = self.db.execute(
             "SELECT ts, error, available, sent, received, delay_ms, loss_ratio, jitter_ms, "
-            "within_delay, within_loss, within_jitter FROM samples WHERE {} ORDER BY rowid".format(
-                " AND ".join(clauses)), args)
+            "within_delay, within_loss, within_jitter FROM samples_main WHERE {} "
+            "ORDER BY rowid".format(" AND ".join(clauses)), args)
         out = []
-        for row in cursor:
+        for row in list(cursor) + recent:
             out.append({
                 "ts": row[0], "target": point["name"], "kind": point["kind"],
                 "role": point["role"], "groups": point["groups"], "error": bool(row[1]),
@@ -299,18 +429,26 @@ class Store(object):
 
     def prune(self, point_id, before_ts, max_samples):
         """Drop samples older than the retention, then the oldest beyond the bound."""
-        removed = self.db.execute("DELETE FROM samples WHERE point_id = ? AND ts < ?",
+        removed = self.db.execute("DELETE FROM samples_main WHERE point_id = ? AND ts < ?",
                                   (point_id, before_ts)).rowcount
+        removed += self.db.execute("DELETE FROM samples_recent WHERE point_id = ? AND ts < ?",
+                                   (point_id, before_ts)).rowcount
         count = self.db.execute("SELECT sample_count FROM points WHERE id = ?",
                                 (point_id,)).fetchone()[0] - removed
         if count > max_samples:
             excess = count - max_samples
-            removed += self.db.execute(
-                "DELETE FROM samples WHERE rowid IN (SELECT rowid FROM samples WHERE point_id = ? "
-                "ORDER BY ts LIMIT ?)", (point_id, excess)).rowcount
+            for table in ("samples_main", "samples_recent"):
+                if excess <= 0:
+                    break
+                gone = self.db.execute(
+                    "DELETE FROM {0} WHERE rowid IN (SELECT rowid FROM {0} WHERE point_id = ? "
+                    "ORDER BY ts LIMIT ?)".format(table), (point_id, excess)).rowcount
+                removed += gone
+                excess -= gone
         if removed:
             self.db.execute("UPDATE points SET sample_count = sample_count - ? WHERE id = ?",
                             (removed, point_id))
+            self._recent = None
         return removed
 
     # -- outages ---------------------------------------------------------------------------------
@@ -372,14 +510,29 @@ class Store(object):
             out[name] = value
         return out
 
+    def extent(self, point_id):
+        """(first, last) sample time of a test point, or (None, None)."""
+        row = self.db.execute("SELECT min(ts), max(ts) FROM samples_main WHERE point_id = ?",
+                              (point_id,)).fetchone()
+        first, last = (row[0], row[1]) if row else (None, None)
+        for r in self._recent_rows(point_id):
+            first = r[0] if first is None else min(first, r[0])
+            last = r[0] if last is None else max(last, r[0])
+        return first, last
+
     def size_bytes(self):
         total = 0
-        for suffix in ("", "-wal"):
+        for suffix in ("", "-wal", "-journal"):
             try:
                 total += os.path.getsize(self.path + suffix)
             except OSError:
                 pass
         return total
+
+
+def _compact(value):
+    """JSON without spaces: the rows rewritten at each commit take fewer pages."""
+    return json.dumps(value, sort_keys=True, separators=(",", ":"))
 
 
 def _int(value):
