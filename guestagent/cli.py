@@ -8,7 +8,6 @@ Output survives any locale: under EEM there is none (C), and Python 3.6 then has
 what it cannot encode is printed as backslash escapes. Input files are read as UTF-8.
 """
 
-import argparse
 import importlib
 import sys
 
@@ -16,16 +15,40 @@ from guestagent import EXIT_LOCKED, EXIT_OK, EXIT_USAGE, __version__
 
 # Subcommands that live in guestagent/commands/<name>.py (HELP, add_arguments, main).
 COMMANDS = ["demo", "eem", "doctor", "bundle", "status", "sla", "state", "report"]
+# Their HELP, repeated here (tests/test_cli.py keeps the two equal): the top-level parser lists
+# every command without importing its module; only the command given is imported and gets its
+# arguments, so that `--version` and `run` pay for no other command.
+COMMAND_HELP = {
+    "demo": "run one cycle of the embedded default against a local Pushgateway it starts",
+    "eem": "EEM applets: `render` the config lines, `apply` them through the cli module, "
+           "`remove` them",
+    "doctor": "check Python, the cli module, ping/traceroute, locale, secret files, state "
+              "directory, config, Pushgateway, GPS, IP SLA, tracks and the EEM applets; one line "
+              "each",
+    "bundle": "build the offline Guest Shell bundle (dist/guestagent-<version>-guestshell.tar.gz)",
+    "status": "the latest cycle and today's picture from the journal (never probes)",
+    "sla": "SLA report: availability, outages, delay percentiles, loss, Fa, baselines",
+    "state": "SLA state: `rebuild --journal DIR` from journal files, `show` its contents",
+    "report": "the customer's SLA report (a calendar month or --from/--to) as a self-contained "
+              "HTML file",
+}
 
 EPILOG = """exit codes: 0 ok, 1 the cycle ran but recorded errors, 2 bad configuration or usage,
 3 another cycle holds the lock"""
 
 
-class _Parser(argparse.ArgumentParser):
-    def error(self, message):
-        self.print_usage(sys.stderr)
-        sys.stderr.write("{}: error: {}\n".format(self.prog, message))
-        sys.exit(EXIT_USAGE)
+def _parser_class():
+    """argparse's parser, exiting 2 on a usage error (argparse is imported only when needed:
+    `--version` does without it)."""
+    import argparse
+
+    class _Parser(argparse.ArgumentParser):
+        def error(self, message):
+            self.print_usage(sys.stderr)
+            sys.stderr.write("{}: error: {}\n".format(self.prog, message))
+            sys.exit(EXIT_USAGE)
+
+    return _Parser, argparse
 
 
 def add_config_argument(parser, used_for=None):
@@ -36,7 +59,21 @@ def add_config_argument(parser, used_for=None):
                              "default".format(", for " + used_for if used_for else ""))
 
 
-def build_parser():
+def chosen_command(argv):
+    """The subcommand named on the command line (its first word that is not an option)."""
+    for word in argv:
+        if word == "--":
+            return None
+        if not word.startswith("-"):
+            return word
+    return None
+
+
+def build_parser(argv=None):
+    """The parser. Only the command that `argv` (default: the process's arguments) names gets its
+    arguments and has its module imported; the others are listed by name and help."""
+    command_name = chosen_command(sys.argv[1:] if argv is None else argv)
+    _Parser, argparse = _parser_class()
     parser = _Parser(prog="guestagent", description="Network quality-of-experience agent for the "
                      "Cisco IR1101 Guest Shell.", epilog=EPILOG,
                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -65,9 +102,9 @@ def build_parser():
     check.add_argument("--show", action="store_true", help="print the config with defaults")
 
     for name in COMMANDS:
-        module = importlib.import_module("guestagent.commands." + name)
-        command = sub.add_parser(name, help=module.HELP)
-        module.add_arguments(command)
+        command = sub.add_parser(name, help=COMMAND_HELP[name])
+        if name == command_name:
+            importlib.import_module("guestagent.commands." + name).add_arguments(command)
     return parser
 
 
@@ -316,7 +353,11 @@ def main(argv=None):
 
 
 def _main(argv=None):
-    parser = build_parser()
+    if (sys.argv[1:] if argv is None else argv) == ["--version"]:
+        # What argparse's version action prints, without building the parser (start-up).
+        sys.stdout.write("guestagent {}\n".format(__version__))
+        return EXIT_OK
+    parser = build_parser(argv)
     args = parser.parse_args(argv)
     if args.command == "run":
         return cmd_run(args)
