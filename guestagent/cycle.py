@@ -317,9 +317,11 @@ class Cycle(object):
         workers = max(1, min(self.config.probes.concurrency, len(targets) + 2)) + 2
         tasks = _Tasks(workers)
         try:
-            identify_future = tasks.submit(self.identify)
+            # The probes' programs start first: the router's sections are mostly parsing, and
+            # would hold the GIL that each ping's start needs.
             futures = [(t, tasks.submit(self.run_probe, t)) for t in targets]
             path_future = tasks.submit(self.discover_path)
+            identify_future = tasks.submit(self.identify)
             collect_future = tasks.submit(self.collect)
             try:
                 first_hop = self.wait_for(path_future, "path discovery")
