@@ -16,8 +16,9 @@ Both are built under build/bench/ and reused while the source and the wheels sta
 Rows, interleaved (one of each per round, medians over `--repeat` rounds):
 - the agent's `run --dry-run` with 1, 10 and 50 loopback test points (10 pings each at
   `--interval`, path discovery on): wall, CPU (user+sys of the cycle process and every child it
-  waited for: `os.wait4`), peak RSS (reported by /usr/bin/time, Debian's `time`), and flash bytes written (`ru_oublock` x 512, state and
-  journal in build/bench/ on this disk, not tmpfs), after one warm-up cycle per size;
+  waited for: `os.wait4`), peak RSS (reported by /usr/bin/time, Debian's `time`), and flash
+  bytes written (`ru_oublock` x 512, state and journal in build/bench/ on this disk, not
+  tmpfs), after one warm-up cycle per size;
 - the paper's method at 10 test points: pingparsing's PingTransmitter, one test point after
   another, each result as JSON;
 - `fping -C 10` at 10 test points;

@@ -71,10 +71,10 @@ SCHEMA = {
 }
 
 _START = [
-    re.compile(r"IPSLA operation id:\s*(\d+)", re.I),
-    re.compile(r"Round Trip Time \(RTT\) for\s+Index\s+(\d+)", re.I),
+    re.compile(r"IPSLA operation id:\s*(\d+)", common.IGNORECASE),
+    re.compile(r"Round Trip Time \(RTT\) for\s+Index\s+(\d+)", common.IGNORECASE),
 ]
-_BANNER = re.compile(r"IPSLAs? Latest Operation Statistics", re.I)
+_BANNER = re.compile(r"IPSLAs? Latest Operation Statistics", common.IGNORECASE)
 
 _MS = r"(?:\s*(?:milliseconds|ms))?"
 _NUM = r"(-?\d+(?:\.\d+)?)"
@@ -87,7 +87,7 @@ def _triple_fields(prefix):
     def store(op, value, line=""):
         values = common.triple(value)
         # `precision microseconds` makes IOS print these in microseconds.
-        if values and re.search(r"\b(microseconds|usec)\b", line, re.I):
+        if values and re.search(r"\b(microseconds|usec)\b", line, common.IGNORECASE):
             values = tuple(v / 1000.0 for v in values)
         if values:
             for name, v in zip(names, values):
@@ -126,7 +126,7 @@ def _latest_rtt(op, value, line=""):
 # Zone names that are UTC whatever the router's `clock timezone`.
 UTC_ZONES = ("UTC", "GMT", "Z")
 _ZONE = re.compile(r"\d{1,2}:\d{2}:\d{2}(?:\.\d+)?\s+([A-Za-z][A-Za-z0-9+-]{0,9})\s+"
-                   r"(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun)\b", re.I)
+                   r"(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun)\b", common.IGNORECASE)
 
 
 def read_time(value):
@@ -188,7 +188,7 @@ def _over_threshold(op, value, line=""):
 
 # (label regex, handler); each label is searched anywhere on the line, so two fields separated by
 # a tab (`Out Of Sequence: 0<TAB>Tail Drop: 0`) or a single space both read.
-_FIELDS = [(re.compile(p, re.I), h) for p, h in [
+_FIELDS = [(re.compile(p, common.IGNORECASE), h) for p, h in [
     (r"Type of operation:\s*(\S+)", _text_field("type")),
     (r"\bLatest RTT:\s*(.*)$", _latest_rtt),
     (r"Latest operation start time:\s*(.*)$", _start_time),
