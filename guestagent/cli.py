@@ -33,6 +33,8 @@ COMMAND_HELP = {
               "HTML file",
 }
 
+TRIGGERS = ("timer", "track", "manual", "cli", "cron")
+
 EPILOG = """exit codes: 0 ok, 1 the cycle ran but recorded errors, 2 bad configuration or usage,
 3 another cycle holds the lock"""
 
@@ -82,8 +84,7 @@ def build_parser(argv=None):
 
     run = sub.add_parser("run", help="run one measurement cycle", epilog=EPILOG)
     add_config_argument(run)
-    run.add_argument("--trigger", choices=("timer", "track", "manual", "cli", "cron"),
-                     default="cli", help="what started this cycle (recorded in the report)")
+    run.add_argument("--trigger", choices=TRIGGERS, default="cli", help="what started this cycle (recorded in the report)")
     run.add_argument("--deadline", type=float, metavar="SECONDS",
                      help="time budget (default: agent.deadline_s, ~70%% of the EEM maxrun)")
     run.add_argument("--dry-run", action="store_true", help="measure and journal, push nothing")
@@ -352,11 +353,54 @@ def main(argv=None):
     return code
 
 
+# `run`'s options, for run_arguments(): flags, and options taking a value (with its reader).
+_RUN_FLAGS = {"--dry-run": "dry_run", "-v": "verbose", "--verbose": "verbose", "--json": "json"}
+_RUN_VALUES = {"-c": ("config", str), "--config": ("config", str),
+               "--trigger": ("trigger", str), "--deadline": ("deadline", float),
+               "--track": ("track", int), "--track-state": ("track_state", str)}
+
+
+def run_arguments(argv):
+    """`run`'s arguments read without argparse (its import and the parser cost a cycle on
+    Python 3.6 a tenth of its start-up), when they are plainly what argparse would accept: every
+    option spelled out, each value separate and not starting with `-`. Anything else (help, an
+    abbreviation, `--opt=value`, a mistake) is None, and argparse reads it and explains."""
+    if not argv or argv[0] != "run":
+        return None
+    import types
+    args = types.SimpleNamespace(command="run", config=None, trigger="cli", deadline=None,
+                                 dry_run=False, track=None, track_state=None, verbose=False,
+                                 json=False)
+    words = iter(argv[1:])
+    for word in words:
+        if word in _RUN_FLAGS:
+            setattr(args, _RUN_FLAGS[word], True)
+            continue
+        if word not in _RUN_VALUES:
+            return None
+        key, read = _RUN_VALUES[word]
+        value = next(words, None)
+        if value is None or value.startswith("-") or not value:
+            return None
+        try:
+            value = read(value)
+        except ValueError:
+            return None
+        if key == "trigger" and value not in TRIGGERS:
+            return None
+        setattr(args, key, value)
+    return args
+
+
 def _main(argv=None):
-    if (sys.argv[1:] if argv is None else argv) == ["--version"]:
+    words = sys.argv[1:] if argv is None else list(argv)
+    if words == ["--version"]:
         # What argparse's version action prints, without building the parser (start-up).
         sys.stdout.write("guestagent {}\n".format(__version__))
         return EXIT_OK
+    args = run_arguments(words)
+    if args is not None:  # how EEM starts every cycle
+        return cmd_run(args)
     parser = build_parser(argv)
     args = parser.parse_args(argv)
     if args.command == "run":

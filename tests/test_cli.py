@@ -52,6 +52,30 @@ def test_a_command_imports_no_other_commands_module():
     assert imported_by(["parse", "--list"]) == ["argparse"]
 
 
+def test_run_arguments_read_without_argparse_are_argparses():
+    from guestagent import cli
+    plain = [
+        ["run"],
+        ["run", "--trigger", "timer"],
+        ["run", "-c", "/bootflash/guest-share/guestagent/config.yaml", "--trigger", "timer"],
+        ["run", "--config", "a.yaml", "--trigger", "track", "--track", "10", "--track-state",
+         "down", "--dry-run", "-v", "--json", "--deadline", "12.5"],
+        ["run", "--trigger", "cli", "--trigger", "cron", "--verbose"],  # the last one wins
+    ]
+    for argv in plain:
+        quick = cli.run_arguments(argv)
+        assert quick is not None, argv
+        assert vars(quick) == vars(cli.build_parser(argv).parse_args(argv)), argv
+    # Anything argparse would read otherwise, or refuse, is left to it.
+    for argv in (["run", "--trig", "timer"], ["run", "--trigger=timer"], ["run", "-h"],
+                 ["run", "--trigger", "sometimes"], ["run", "--deadline", "soon"],
+                 ["run", "--track", "1.5"], ["run", "-c"], ["run", "-c", "-x.yaml"],
+                 ["run", "extra"], ["run", "-vc", "a.yaml"], ["status"], []):
+        assert cli.run_arguments(argv) is None, argv
+    refused = run_agent(["run", "--trigger", "sometimes"])
+    assert refused.returncode == 2 and "invalid choice: 'sometimes'" in refused.stderr
+
+
 def test_parse_list_names_every_kind():
     proc = run_agent(["parse", "--list"])
     assert proc.returncode == 0
