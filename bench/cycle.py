@@ -321,17 +321,23 @@ def main():
             label, wall * 1000, wall / bare_wall, cpu * 1000, cpu / bare_cpu))
     print()
     agent10 = table["agent-10"]
+
+    def ratio(label):
+        return "{:.2f}x wall, {:.2f}x CPU".format(table[label]["wall_s"] / bare_wall,
+                                                 table[label]["cpu_s"] / bare_cpu)
+
     goals = [
-        ("P2 CPU, 10 test points <= 0.20 s", "{:.3f} s (paper {:.3f} s, fping {})".format(
-            agent10["cpu_s"], table["paper"]["cpu_s"],
-            "{:.3f} s".format(table["fping"]["cpu_s"]) if "fping" in table else "absent")),
-        ("P3 --version <= 1.5x python -c pass", "{:.2f}x".format(
-            table["python -m guestagent --version"]["wall_s"] / bare_wall)),
-        ("P3 zero-target run <= 3x", "{:.2f}x".format(
-            table["run --dry-run, no test point"]["wall_s"] / bare_wall)),
-        ("P3 console script <= -m", "{:.1f} ms vs {:.1f} ms".format(
+        ("P2 CPU, 10 test points <= 0.20 s", "{:.3f} s = {:.2f}x the paper's {:.3f} s; fping {}"
+         .format(agent10["cpu_s"], agent10["cpu_s"] / table["paper"]["cpu_s"],
+                 table["paper"]["cpu_s"],
+                 "{:.3f} s".format(table["fping"]["cpu_s"]) if "fping" in table else "absent")),
+        ("P3 -m --version <= 1.5x python -c pass", ratio("python -m guestagent --version")),
+        ("P3 zero-target run <= 3x", ratio("run --dry-run, no test point")),
+        ("P3 console script <= -m", "{:.1f} ms vs {:.1f} ms wall, {:.1f} vs {:.1f} ms CPU".format(
             table["guestagent --version (console script)"]["wall_s"] * 1000,
-            table["python -m guestagent --version"]["wall_s"] * 1000)),
+            table["python -m guestagent --version"]["wall_s"] * 1000,
+            table["guestagent --version (console script)"]["cpu_s"] * 1000,
+            table["python -m guestagent --version"]["cpu_s"] * 1000)),
         ("P4 peak RSS, 10 test points <= 25 MiB", "{:.1f} MiB".format(agent10["peak_rss_mib"])),
         ("P1 wall 50 / 1 <= 1.10", "{:.3f}".format(table["agent-50"]["wall_s"] / wall_one)),
         ("flash written, 10 test points", "{:.1f} KiB".format(agent10["written_bytes"] / 1024.0)),

@@ -151,6 +151,13 @@ def test_fresh_install_creates_the_layout_and_a_private_config(bundle_dir, local
     assert "== bytecode compiled for Python 3." in result.stdout
     stale = stale_bytecode(str(prefix / "venv" / "bin" / "python3"))
     assert stale == [], stale
+    # The command is the plain script, started by the venv's Python.
+    command = prefix / "venv" / "bin" / "guestagent"
+    assert command.read_text().splitlines()[0] == "#!{}".format(prefix / "venv" / "bin" /
+                                                                "python3")
+    version = subprocess.run([str(command), "--version"], stdout=subprocess.PIPE, cwd="/",
+                             universal_newlines=True, env={"PATH": BARE_PATH})
+    assert version.returncode == 0 and version.stdout.startswith("guestagent ")
     config = prefix / "config.yaml"
     assert stat.S_IMODE(config.stat().st_mode) == 0o600
     assert (prefix / "state").is_dir() and (prefix / "journal").is_dir()
