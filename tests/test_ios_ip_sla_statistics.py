@@ -267,7 +267,8 @@ def test_fields_read_alike_with_and_without_the_label_prefilter():
     import glob
     import os
     from tests.conftest import ROOT
-    paths = sorted(glob.glob(os.path.join(ROOT, "fixtures", "show_ip_sla_statistics*", "*.txt")))
+    paths = sorted(glob.glob(os.path.join(ROOT, "fixtures", "show_ip_sla_statistics*",
+                                          "*.txt")))
     assert paths
     for path in paths:
         with open(path, encoding="utf-8") as f:
