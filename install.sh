@@ -191,13 +191,28 @@ install_wheels() {
   # and every pin goes into the venv even when the system site-packages (visible to this venv)
   # hold that project at the same or another version: pip leaves those alone, outside the venv.
   # No pip.conf or PIP_* variable of this machine may add an index or other wheels.
+  # --compile (and no PIP_NO_COMPILE): bytecode for this Python is written now, once, so that a
+  # shell with PYTHONDONTWRITEBYTECODE=1 does not compile every module again on every cycle.
   env -u PIP_FIND_LINKS -u PIP_INDEX_URL -u PIP_EXTRA_INDEX_URL -u PIP_NO_INDEX \
-    -u PIP_CONSTRAINT -u PIP_REQUIREMENT PIP_CONFIG_FILE=/dev/null \
+    -u PIP_CONSTRAINT -u PIP_REQUIREMENT -u PIP_NO_COMPILE PIP_CONFIG_FILE=/dev/null \
     "$venv/bin/python3" "$pip_wheel/pip" install --quiet --no-index --no-cache-dir \
-    --disable-pip-version-check "${links[@]}" -c "$here/constraints.txt" \
+    --disable-pip-version-check "${links[@]}" -c "$here/constraints.txt" --compile \
     --upgrade --force-reinstall "guestagent==$version" ||
     die "pip could not install guestagent $version from $here/wheels"
+  compile_bytecode
   say "installed guestagent $version into $venv"
+}
+
+# Whatever pip left out (a file it did not compile, bytecode it could not write) is compiled
+# here (py_compile writes even under PYTHONDONTWRITEBYTECODE=1); an agent module that does not
+# compile fails the install, a dependency's file that does not is left to pip's judgement.
+compile_bytecode() {
+  local site
+  site=$("$venv/bin/python3" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')
+  "$venv/bin/python3" -m compileall -q "$site" >/dev/null 2>&1 || true
+  "$venv/bin/python3" -m compileall -q "$site/guestagent" >/dev/null ||
+    die "the agent's modules do not compile for $("$venv/bin/python3" --version 2>&1)"
+  say "bytecode compiled for $("$venv/bin/python3" --version 2>&1)"
 }
 
 make_layout() {

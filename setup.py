@@ -25,7 +25,9 @@ setup(
     extras_require={
         "test": ["pytest", "hypothesis", "jsonschema", "vermin", "pingparsing"],
     },
-    entry_points={"console_scripts": ["guestagent = guestagent.cli:main"]},
+    # The command as a plain script rather than a console_scripts entry point, whose generated
+    # wrapper imports `re` before the agent (start-up time: `guestagent --version`).
+    scripts=["scripts/guestagent"],
     classifiers=[
         "Programming Language :: Python :: 3.6",
         "Programming Language :: Python :: 3",

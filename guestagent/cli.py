@@ -8,7 +8,6 @@ Output survives any locale: under EEM there is none (C), and Python 3.6 then has
 what it cannot encode is printed as backslash escapes. Input files are read as UTF-8.
 """
 
-import argparse
 import importlib
 import sys
 
@@ -16,16 +15,42 @@ from guestagent import EXIT_LOCKED, EXIT_OK, EXIT_USAGE, __version__
 
 # Subcommands that live in guestagent/commands/<name>.py (HELP, add_arguments, main).
 COMMANDS = ["demo", "eem", "doctor", "bundle", "status", "sla", "state", "report"]
+# Their HELP, repeated here (tests/test_cli.py keeps the two equal): the top-level parser lists
+# every command without importing its module; only the command given is imported and gets its
+# arguments, so that `--version` and `run` pay for no other command.
+COMMAND_HELP = {
+    "demo": "run one cycle of the embedded default against a local Pushgateway it starts",
+    "eem": "EEM applets: `render` the config lines, `apply` them through the cli module, "
+           "`remove` them",
+    "doctor": "check Python, the cli module, ping/traceroute, locale, secret files, state "
+              "directory, config, Pushgateway, GPS, IP SLA, tracks and the EEM applets; one line "
+              "each",
+    "bundle": "build the offline Guest Shell bundle (dist/guestagent-<version>-guestshell.tar.gz)",
+    "status": "the latest cycle and today's picture from the journal (never probes)",
+    "sla": "SLA report: availability, outages, delay percentiles, loss, Fa, baselines",
+    "state": "SLA state: `rebuild --journal DIR` from journal files, `show` its contents",
+    "report": "the customer's SLA report (a calendar month or --from/--to) as a self-contained "
+              "HTML file",
+}
+
+TRIGGERS = ("timer", "track", "manual", "cli", "cron")
 
 EPILOG = """exit codes: 0 ok, 1 the cycle ran but recorded errors, 2 bad configuration or usage,
 3 another cycle holds the lock"""
 
 
-class _Parser(argparse.ArgumentParser):
-    def error(self, message):
-        self.print_usage(sys.stderr)
-        sys.stderr.write("{}: error: {}\n".format(self.prog, message))
-        sys.exit(EXIT_USAGE)
+def _parser_class():
+    """argparse's parser, exiting 2 on a usage error (argparse is imported only when needed:
+    `--version` does without it)."""
+    import argparse
+
+    class _Parser(argparse.ArgumentParser):
+        def error(self, message):
+            self.print_usage(sys.stderr)
+            sys.stderr.write("{}: error: {}\n".format(self.prog, message))
+            sys.exit(EXIT_USAGE)
+
+    return _Parser, argparse
 
 
 def add_config_argument(parser, used_for=None):
@@ -36,7 +61,21 @@ def add_config_argument(parser, used_for=None):
                              "default".format(", for " + used_for if used_for else ""))
 
 
-def build_parser():
+def chosen_command(argv):
+    """The subcommand named on the command line (its first word that is not an option)."""
+    for word in argv:
+        if word == "--":
+            return None
+        if not word.startswith("-"):
+            return word
+    return None
+
+
+def build_parser(argv=None):
+    """The parser. Only the command that `argv` (default: the process's arguments) names gets its
+    arguments and has its module imported; the others are listed by name and help."""
+    command_name = chosen_command(sys.argv[1:] if argv is None else argv)
+    _Parser, argparse = _parser_class()
     parser = _Parser(prog="guestagent", description="Network quality-of-experience agent for the "
                      "Cisco IR1101 Guest Shell.", epilog=EPILOG,
                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -45,8 +84,7 @@ def build_parser():
 
     run = sub.add_parser("run", help="run one measurement cycle", epilog=EPILOG)
     add_config_argument(run)
-    run.add_argument("--trigger", choices=("timer", "track", "manual", "cli", "cron"),
-                     default="cli", help="what started this cycle (recorded in the report)")
+    run.add_argument("--trigger", choices=TRIGGERS, default="cli", help="what started this cycle (recorded in the report)")
     run.add_argument("--deadline", type=float, metavar="SECONDS",
                      help="time budget (default: agent.deadline_s, ~70%% of the EEM maxrun)")
     run.add_argument("--dry-run", action="store_true", help="measure and journal, push nothing")
@@ -65,9 +103,9 @@ def build_parser():
     check.add_argument("--show", action="store_true", help="print the config with defaults")
 
     for name in COMMANDS:
-        module = importlib.import_module("guestagent.commands." + name)
-        command = sub.add_parser(name, help=module.HELP)
-        module.add_arguments(command)
+        command = sub.add_parser(name, help=COMMAND_HELP[name])
+        if name == command_name:
+            importlib.import_module("guestagent.commands." + name).add_arguments(command)
     return parser
 
 
@@ -315,8 +353,55 @@ def main(argv=None):
     return code
 
 
+# `run`'s options, for run_arguments(): flags, and options taking a value (with its reader).
+_RUN_FLAGS = {"--dry-run": "dry_run", "-v": "verbose", "--verbose": "verbose", "--json": "json"}
+_RUN_VALUES = {"-c": ("config", str), "--config": ("config", str),
+               "--trigger": ("trigger", str), "--deadline": ("deadline", float),
+               "--track": ("track", int), "--track-state": ("track_state", str)}
+
+
+def run_arguments(argv):
+    """`run`'s arguments read without argparse (its import and the parser cost a cycle on
+    Python 3.6 a tenth of its start-up), when they are plainly what argparse would accept: every
+    option spelled out, each value separate and not starting with `-`. Anything else (help, an
+    abbreviation, `--opt=value`, a mistake) is None, and argparse reads it and explains."""
+    if not argv or argv[0] != "run":
+        return None
+    import types
+    args = types.SimpleNamespace(command="run", config=None, trigger="cli", deadline=None,
+                                 dry_run=False, track=None, track_state=None, verbose=False,
+                                 json=False)
+    words = iter(argv[1:])
+    for word in words:
+        if word in _RUN_FLAGS:
+            setattr(args, _RUN_FLAGS[word], True)
+            continue
+        if word not in _RUN_VALUES:
+            return None
+        key, read = _RUN_VALUES[word]
+        value = next(words, None)
+        if value is None or value.startswith("-") or not value:
+            return None
+        try:
+            value = read(value)
+        except ValueError:
+            return None
+        if key == "trigger" and value not in TRIGGERS:
+            return None
+        setattr(args, key, value)
+    return args
+
+
 def _main(argv=None):
-    parser = build_parser()
+    words = sys.argv[1:] if argv is None else list(argv)
+    if words == ["--version"]:
+        # What argparse's version action prints, without building the parser (start-up).
+        sys.stdout.write("guestagent {}\n".format(__version__))
+        return EXIT_OK
+    args = run_arguments(words)
+    if args is not None:  # how EEM starts every cycle
+        return cmd_run(args)
+    parser = build_parser(argv)
     args = parser.parse_args(argv)
     if args.command == "run":
         return cmd_run(args)

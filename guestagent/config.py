@@ -258,11 +258,37 @@ def _yaml_problem(source, exc, text):
     return "{}: not valid YAML: {}".format(where, problem)
 
 
-def parse(text, source="<config>"):
+def parse(text, source="<config>", cache_path=None):
     """Check a YAML document; return the config Namespace or raise ConfigError.
 
     The returned config carries `warnings` (messages that do not stop a cycle) and `lines` (key
-    path -> line) as attributes outside its keys."""
+    path -> line) as attributes outside its keys. With `cache_path`, the document's data and
+    lines are kept there (`remembered_document`) and YAML is not loaded while the text stays the
+    same."""
+    document = remembered_document(cache_path, text) if cache_path else None
+    if document is None:
+        data, lines = _yaml_document(text, source)
+        if cache_path:
+            remember_document(cache_path, text, data, lines)
+    else:
+        data, lines = document
+    if data is None:
+        data = {}
+    problems, notes = Problems(), Problems()
+    config = schema().check(data, "", problems)
+    if config is not None:
+        _check_together(config, problems, notes)
+    if problems:
+        raise ConfigError(source, _located(problems, lines, source))
+    config.source = source
+    object.__setattr__(config, "lines", lines)
+    object.__setattr__(config, "warnings",
+                       _warnings(config, source) + _located(notes, lines, source))
+    return config
+
+
+def _yaml_document(text, source):
+    """(data, lines) of a YAML text; ConfigError for bad YAML and for a key given twice."""
     import yaml
     loader = _loader()(text)
     try:
@@ -281,19 +307,91 @@ def parse(text, source="<config>"):
         raise ConfigError(source, ["{}: not valid YAML: nested too deeply".format(source)])
     finally:
         loader.dispose()
-    if data is None:
-        data = {}
-    problems, notes = Problems(), Problems()
-    config = schema().check(data, "", problems)
-    if config is not None:
-        _check_together(config, problems, notes)
-    if problems:
-        raise ConfigError(source, _located(problems, lines, source))
-    config.source = source
-    object.__setattr__(config, "lines", lines)
-    object.__setattr__(config, "warnings",
-                       _warnings(config, source) + _located(notes, lines, source))
-    return config
+    return data, lines
+
+
+# The parsed document of a config file, kept between cycles: importing PyYAML and parsing cost
+# a cycle more than the rest of its start-up on the router's Python 3.6. Only the YAML step is
+# skipped; the schema checks run every time. The file is written only when the text changed.
+DOCUMENT_CACHE_FORMAT = 1
+
+
+def document_cache_path(config_path):
+    """Where the parsed document of `config_path` is kept: the runtime directory (as the early
+    lock), one file per config path, readable by this user only."""
+    import hashlib
+    digest = hashlib.sha1(os.path.abspath(config_path).encode("utf-8", "replace")).hexdigest()
+    runtime = os.environ.get("XDG_RUNTIME_DIR") or "/tmp"
+    return os.path.join(runtime, "guestagent-{}.config.json".format(digest[:16]))
+
+
+def _text_digest(text):
+    import hashlib
+    from guestagent import __version__
+    key = "{}\0{}\0".format(DOCUMENT_CACHE_FORMAT, __version__) + text
+    return hashlib.sha256(key.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def remembered_document(cache_path, text):
+    """(data, lines) kept for exactly this text, or None. A file that is not ours (another
+    user's, writable by others, a link) or does not match is ignored."""
+    import json
+    import stat
+    try:
+        fd = os.open(cache_path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
+    except (IOError, OSError):
+        return None
+    try:
+        info = os.fstat(fd)
+        if (not stat.S_ISREG(info.st_mode) or info.st_uid != os.geteuid() or
+                info.st_mode & (stat.S_IWGRP | stat.S_IWOTH) or info.st_size > 4 * 1048576):
+            return None
+        with os.fdopen(os.dup(fd), "rb") as f:
+            kept = json.loads(f.read().decode("utf-8"))
+        if not isinstance(kept, dict) or kept.get("digest") != _text_digest(text) or \
+                not isinstance(kept.get("lines"), dict):
+            return None
+        return kept.get("data"), kept["lines"]
+    except (IOError, OSError, ValueError):
+        return None
+    finally:
+        os.close(fd)
+
+
+def _plain(value):
+    """Whether JSON gives `value` back as it is (YAML also makes dates, bytes, sets, int keys)."""
+    if value is None or isinstance(value, (str, bool, int, float)):
+        return True
+    if isinstance(value, list):
+        return all(_plain(item) for item in value)
+    if isinstance(value, dict):
+        return all(isinstance(key, str) and _plain(item) for key, item in value.items())
+    return False
+
+
+def remember_document(cache_path, text, data, lines):
+    """Keep (data, lines) for this text; best effort (a cache that cannot be written is no
+    cache)."""
+    import json
+    if not _plain(data):
+        return
+    body = json.dumps({"digest": _text_digest(text), "data": data, "lines": lines},
+                      sort_keys=True).encode("utf-8")
+    partial = "{}.{}.tmp".format(cache_path, os.getpid())
+    try:
+        fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL |
+                     getattr(os, "O_NOFOLLOW", 0), 0o600)
+    except (IOError, OSError):
+        return
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(body)
+        os.replace(partial, cache_path)
+    except (IOError, OSError):
+        try:
+            os.unlink(partial)
+        except OSError:
+            pass
 
 
 def _located(problems, lines, source):
@@ -533,7 +631,7 @@ def load(path=None, files=False):
     """The checked config of `path` (default: default_path()); with `files`, also what it names on
     disk (check_files) as errors."""
     path = path or default_path()
-    config = parse(read_text(path), path)
+    config = parse(read_text(path), path, cache_path=document_cache_path(path))
     if files:
         problems = check_files(config)
         if problems:

@@ -107,6 +107,36 @@ def early_lock(config_path):
     return CycleLock(runtime, "guestagent-{}.lock".format(digest))
 
 
+class _Future(object):
+    """A task's outcome. concurrent.futures is not imported for it: on Python 3.6 it pulls in
+    multiprocessing and logging, a tenth of a cycle's start-up."""
+
+    def __init__(self):
+        self._done = threading.Event()
+        self._result = None
+        self._exception = None
+
+    def set_result(self, result):
+        self._result = result
+        self._done.set()
+
+    def set_exception(self, exception):
+        self._exception = exception
+        self._done.set()
+
+    def result(self, timeout=None):
+        """The result; raises the task's exception, or _NotBack when it is not back in time."""
+        if not self._done.wait(timeout):
+            raise _NotBack()
+        if self._exception is not None:
+            raise self._exception
+        return self._result
+
+
+class _NotBack(Exception):
+    pass
+
+
 class _Tasks(object):
     """Daemon worker threads. A task that hangs is abandoned at the deadline and never joined
     (ThreadPoolExecutor joins its threads at shutdown and at interpreter exit)."""
@@ -127,16 +157,13 @@ class _Tasks(object):
             if item is None:
                 return
             future, call, args = item
-            if not future.set_running_or_notify_cancel():
-                continue
             try:
                 future.set_result(call(*args))
             except BaseException as exc:  # recorded by whoever awaits it
                 future.set_exception(exc)
 
     def submit(self, call, *args):
-        from concurrent.futures import Future
-        future = Future()
+        future = _Future()
         self._queue.put((future, call, args))
         return future
 
@@ -199,12 +226,11 @@ class Cycle(object):
 
     def wait_for(self, future, what):
         """The task's result; Late when it is not back by the probe deadline (plus grace)."""
-        from concurrent.futures import TimeoutError as FutureTimeout
         timeout_s = max(0.0, self.probe_deadline.remaining() + LATE_GRACE_S)
         timeout_s = min(timeout_s, max(0.0, self.deadline.remaining() - self.reserve_s / 2))
         try:
             return future.result(timeout=timeout_s)
-        except FutureTimeout:
+        except _NotBack:
             raise Late("deadline: {}: no result within the cycle's deadline ({:g} s); "
                        "abandoned".format(what, self.deadline_s))
         except Exception as exc:  # a bug in the task must not cost the cycle
@@ -308,9 +334,11 @@ class Cycle(object):
         workers = max(1, min(self.config.probes.concurrency, len(targets) + 2)) + 2
         tasks = _Tasks(workers)
         try:
-            identify_future = tasks.submit(self.identify)
+            # The probes' programs start first: the router's sections are mostly parsing, and
+            # would hold the GIL that each ping's start needs.
             futures = [(t, tasks.submit(self.run_probe, t)) for t in targets]
             path_future = tasks.submit(self.discover_path)
+            identify_future = tasks.submit(self.identify)
             collect_future = tasks.submit(self.collect)
             try:
                 first_hop = self.wait_for(path_future, "path discovery")

@@ -9,7 +9,6 @@ import json
 import os
 import socket
 import time
-import uuid
 
 SCHEMA_NAME = "guestagent.report"
 SCHEMA_VERSION = 1
@@ -45,7 +44,7 @@ def new(trigger, deadline_s, started_ts=None, track=None, track_state=None):
     started_ts = now() if started_ts is None else started_ts
     cycle = {
         "id": "%s-%s" % (time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(started_ts)),
-                         uuid.uuid4().hex[:8]),
+                         os.urandom(4).hex()),
         "trigger": trigger,
         "started": iso(started_ts),
         "started_ts": started_ts,

@@ -12,6 +12,70 @@ def test_version():
     assert proc.returncode == 0 and proc.stdout.strip() == "guestagent " + __version__
 
 
+def test_the_command_list_shows_each_commands_own_help():
+    import importlib
+    from guestagent import cli
+    assert sorted(cli.COMMAND_HELP) == sorted(cli.COMMANDS)
+    for name in cli.COMMANDS:
+        assert cli.COMMAND_HELP[name] == importlib.import_module(
+            "guestagent.commands." + name).HELP, name
+    listing = run_agent(["--help"]).stdout
+    assert all(name in listing for name in cli.COMMANDS + ["run", "parse", "check-config"])
+
+
+_IMPORTED = """
+import sys
+from guestagent import cli
+try:
+    cli.main(sys.argv[1:])
+except SystemExit:
+    pass
+sys.stdout = sys.__stdout__
+print(" ".join(sorted(m for m in sys.modules if m.startswith("guestagent.commands.") or
+                      m in ("argparse", "yaml"))))
+"""
+
+
+def imported_by(args):
+    import subprocess
+    import sys
+    proc = subprocess.run([sys.executable, "-c", _IMPORTED] + args, stdout=subprocess.PIPE,
+                          stderr=subprocess.PIPE, universal_newlines=True, cwd=ROOT,
+                          env=dict(os.environ, PYTHONPATH=ROOT))
+    return proc.stdout.splitlines()[-1].split()
+
+
+def test_a_command_imports_no_other_commands_module():
+    # --version builds no parser at all; a command imports its own module only.
+    assert imported_by(["--version"]) == []
+    assert imported_by(["sla", "--help"]) == ["argparse", "guestagent.commands.sla"]
+    assert imported_by(["parse", "--list"]) == ["argparse"]
+
+
+def test_run_arguments_read_without_argparse_are_argparses():
+    from guestagent import cli
+    plain = [
+        ["run"],
+        ["run", "--trigger", "timer"],
+        ["run", "-c", "/bootflash/guest-share/guestagent/config.yaml", "--trigger", "timer"],
+        ["run", "--config", "a.yaml", "--trigger", "track", "--track", "10", "--track-state",
+         "down", "--dry-run", "-v", "--json", "--deadline", "12.5"],
+        ["run", "--trigger", "cli", "--trigger", "cron", "--verbose"],  # the last one wins
+    ]
+    for argv in plain:
+        quick = cli.run_arguments(argv)
+        assert quick is not None, argv
+        assert vars(quick) == vars(cli.build_parser(argv).parse_args(argv)), argv
+    # Anything argparse would read otherwise, or refuse, is left to it.
+    for argv in (["run", "--trig", "timer"], ["run", "--trigger=timer"], ["run", "-h"],
+                 ["run", "--trigger", "sometimes"], ["run", "--deadline", "soon"],
+                 ["run", "--track", "1.5"], ["run", "-c"], ["run", "-c", "-x.yaml"],
+                 ["run", "extra"], ["run", "-vc", "a.yaml"], ["status"], []):
+        assert cli.run_arguments(argv) is None, argv
+    refused = run_agent(["run", "--trigger", "sometimes"])
+    assert refused.returncode == 2 and "invalid choice: 'sometimes'" in refused.stderr
+
+
 def test_parse_list_names_every_kind():
     proc = run_agent(["parse", "--list"])
     assert proc.returncode == 0

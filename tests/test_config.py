@@ -610,3 +610,89 @@ def test_hosts_parse_alike_on_the_other_python():
     differ = [(h, a, b) for h, a, b in zip(corpus, ours, theirs) if a != b]
     assert differ == []
     assert sum(1 for a in ours if a[2]) > 50  # the corpus holds addresses, not only junk
+
+
+# -- the parsed document kept between cycles ---------------------------------------------------
+
+_LOAD = """
+import json, sys
+from guestagent import config
+try:
+    cfg = config.load(sys.argv[1])
+    out = {"targets": [t.name for t in cfg.targets], "lines": cfg.lines}
+except config.ConfigError as exc:
+    out = {"problems": exc.problems}
+out["yaml_imported"] = "yaml" in sys.modules
+print(json.dumps(out))
+"""
+
+
+def load_in_process(path, runtime):
+    """config.load(path) in a fresh process (as each cycle is), the cache in `runtime`."""
+    import subprocess
+    import sys
+    proc = subprocess.run([sys.executable, "-c", _LOAD, str(path)], stdout=subprocess.PIPE,
+                          stderr=subprocess.PIPE, universal_newlines=True, cwd=ROOT,
+                          env=dict(os.environ, PYTHONPATH=ROOT, XDG_RUNTIME_DIR=str(runtime)))
+    assert proc.returncode == 0, proc.stderr
+    return json.loads(proc.stdout)
+
+
+def test_an_unchanged_config_is_checked_again_without_yaml(tmp_path):
+    path = tmp_path / "site.yaml"
+    path.write_text("targets:\n  - {name: a, host: 127.0.0.1}\n  - {name: b, host: 127.0.0.2}\n")
+    first = load_in_process(path, tmp_path)
+    assert first["yaml_imported"] and first["targets"] == ["a", "b"]
+    cached = config.document_cache_path(str(path)).replace(
+        os.path.dirname(config.document_cache_path(str(path))), str(tmp_path))
+    assert os.stat(cached).st_mode & 0o777 == 0o600
+    again = load_in_process(path, tmp_path)
+    assert not again["yaml_imported"]
+    assert again["targets"] == first["targets"] and again["lines"] == first["lines"]
+    # The schema still runs on the kept document: a changed file is read and checked anew, with
+    # its own line numbers.
+    path.write_text("targets:\n  - {name: a, host: 127.0.0.1}\n\n  - {name: b, host: 127.0.0.1,"
+                    " count: 0}\n")
+    changed = load_in_process(path, tmp_path)
+    assert changed["yaml_imported"]
+    assert changed["problems"] == ["{}:4: targets[1].count: expected a whole number >= 1 and "
+                                   "<= 1000, got a number (0)".format(path)]
+    assert not load_in_process(path, tmp_path)["yaml_imported"]  # its YAML was fine
+    # A document YAML refuses, or with a key given twice, is never kept: read and refused again.
+    path.write_text("targets: []\ntargets: []\n")
+    for _ in range(2):
+        twice = load_in_process(path, tmp_path)
+        assert twice["yaml_imported"] and twice["problems"] == [
+            "{}:2: targets: expected each key once, got it again (first at line 1; YAML keeps "
+            "only the last)".format(path)]
+
+
+def test_a_kept_document_that_does_not_match_is_not_used(tmp_path):
+    path = tmp_path / "site.yaml"
+    path.write_text("targets: [{name: a, host: 127.0.0.1}]\n")
+    load_in_process(path, tmp_path)
+    cached = os.path.join(str(tmp_path), os.path.basename(config.document_cache_path(str(path))))
+    with open(cached) as f:
+        kept = json.load(f)
+    kept["data"]["targets"][0]["name"] = "planted"
+    for body, mode in ((json.dumps(kept), 0o600), ("not json", 0o600),
+                       (json.dumps(dict(kept, digest="0")), 0o600)):
+        with open(cached, "w") as f:
+            f.write(body)
+        os.chmod(cached, mode)
+        out = load_in_process(path, tmp_path)
+        assert out["targets"] == (["planted"] if body == json.dumps(kept) else ["a"])
+    # Another user may not plant one: a kept document writable by others is ignored.
+    with open(cached, "w") as f:
+        f.write(json.dumps(kept))
+    os.chmod(cached, 0o666)
+    assert load_in_process(path, tmp_path)["targets"] == ["a"]
+
+
+def test_a_document_json_cannot_hold_is_not_kept(tmp_path):
+    # YAML makes a date of 2026-01-01 and an int of a bare key 1: JSON would give them back as
+    # strings, so such a document is parsed every time.
+    path = tmp_path / "site.yaml"
+    path.write_text("targets: [{name: a, host: 127.0.0.1}]\nsla: {objectives: {1: 2026-01-01}}\n")
+    first = load_in_process(path, tmp_path)
+    assert load_in_process(path, tmp_path) == first and first["yaml_imported"]

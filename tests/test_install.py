@@ -78,6 +78,48 @@ def install(bundle_dir, prefix, *args, **kw):
                           stderr=subprocess.STDOUT, universal_newlines=True, timeout=300)
 
 
+# For each module of the agent and its dependencies in the venv: whether the interpreter would
+# load its bytecode as it is (magic number, source mtime and size in the .pyc header, PEP 552
+# flags 0) rather than compile the source again.
+_STALE = r"""
+import importlib.util, os, struct, sys, sysconfig
+site = sysconfig.get_paths()["purelib"]
+stale = []
+for package in ("guestagent", "yaml", "requests", "prometheus_client", "dns", "urllib3"):
+    for directory, dirs, names in os.walk(os.path.join(site, package)):
+        for name in names:
+            if not name.endswith(".py"):
+                continue
+            source = os.path.join(directory, name)
+            cached = importlib.util.cache_from_source(source)
+            try:
+                with open(cached, "rb") as f:
+                    header = f.read(16)
+            except OSError:
+                stale.append(source + ": no bytecode")
+                continue
+            info = os.stat(source)
+            if sys.version_info >= (3, 7):
+                magic, flags, mtime, size = struct.unpack("<4sIII", header)
+            else:
+                (magic, mtime, size), flags = struct.unpack("<4sII", header[:12]), 0
+            if (magic, flags, mtime, size) != (importlib.util.MAGIC_NUMBER, 0,
+                                               int(info.st_mtime) & 0xFFFFFFFF,
+                                               info.st_size & 0xFFFFFFFF):
+                stale.append(source + ": bytecode does not match")
+print("\n".join(stale))
+"""
+
+
+def stale_bytecode(venv_python):
+    """The modules of the venv that an import would compile again (none, after the installer)."""
+    out = subprocess.run([venv_python, "-c", _STALE], stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE, universal_newlines=True, cwd="/",
+                         env={"PATH": BARE_PATH, "PYTHONDONTWRITEBYTECODE": "1"})
+    assert out.returncode == 0, out.stderr
+    return [line for line in out.stdout.splitlines() if line]
+
+
 def fake_cli_env(tmp_path):
     env = {"PYTHONPATH": FAKECLI, "FAKECLI_LOG": str(tmp_path / "configure.log")}
     env.update(session_env())
@@ -99,10 +141,23 @@ eem: {{python: {p}/venv/bin/python3, tracks: [10]}}
 def test_fresh_install_creates_the_layout_and_a_private_config(bundle_dir, local_wheels,
                                                                tmp_path):
     prefix = tmp_path / "guestagent"
-    result = install(bundle_dir, prefix, "--wheels", local_wheels, "--no-doctor")
+    # A shell that writes no bytecode (some set PYTHONDONTWRITEBYTECODE=1): the install still
+    # leaves it, so that no cycle compiles the agent again.
+    result = install(bundle_dir, prefix, "--wheels", local_wheels, "--no-doctor",
+                     env={"PYTHONDONTWRITEBYTECODE": "1"})
     assert result.returncode == 0, result.stdout
     assert "== bundle checksums verified" in result.stdout
     assert "== installed guestagent" in result.stdout
+    assert "== bytecode compiled for Python 3." in result.stdout
+    stale = stale_bytecode(str(prefix / "venv" / "bin" / "python3"))
+    assert stale == [], stale
+    # The command is the plain script, started by the venv's Python.
+    command = prefix / "venv" / "bin" / "guestagent"
+    assert command.read_text().splitlines()[0] == "#!{}".format(prefix / "venv" / "bin" /
+                                                                "python3")
+    version = subprocess.run([str(command), "--version"], stdout=subprocess.PIPE, cwd="/",
+                             universal_newlines=True, env={"PATH": BARE_PATH})
+    assert version.returncode == 0 and version.stdout.startswith("guestagent ")
     config = prefix / "config.yaml"
     assert stat.S_IMODE(config.stat().st_mode) == 0o600
     assert (prefix / "state").is_dir() and (prefix / "journal").is_dir()

@@ -236,3 +236,49 @@ def test_microsecond_precision_is_converted_to_ms_synthetic():
     assert op["latest_rtt_ms"] == pytest.approx(0.13)
     assert (op["rtt_min_ms"], op["rtt_max_ms"], op["rtt_count"]) == (0.125, 0.146, 10)
     assert op["jitter_sd_max_ms"] == pytest.approx(0.009)
+
+
+def _eager_fields(text):
+    """What each line's fields read as when every label pattern is tried on it, compiled up
+    front: the parser's prefilter on the label must never change that."""
+    import re
+    from guestagent.ios import common
+    compiled = [(re.compile(f.pattern, re.IGNORECASE), f.store) for f in
+                ip_sla_statistics._FIELDS]
+    found = []
+    for line in common.lines(text):
+        line = line.strip()
+        op = {}
+        for pattern, store in compiled:
+            match = pattern.search(line)
+            if match:
+                store(op, match.group(1), line)
+        lazy = {}
+        lowered = ip_sla_statistics._ascii_lowered(line)
+        for field in ip_sla_statistics._FIELDS:
+            match = field.search(line, lowered)
+            if match:
+                field.store(lazy, match.group(1), line)
+        found.append((op, lazy))
+    return found
+
+
+def test_fields_read_alike_with_and_without_the_label_prefilter():
+    import glob
+    import os
+    from tests.conftest import ROOT
+    paths = sorted(glob.glob(os.path.join(ROOT, "fixtures", "show_ip_sla_statistics*",
+                                          "*.txt")))
+    assert paths
+    for path in paths:
+        with open(path, encoding="utf-8") as f:
+            text = f.read()
+        # The fixture as IOS prints it, in other cases, and with a non-ASCII letter that
+        # IGNORECASE takes for an ASCII one (U+017F long s matches `s`).
+        for variant in (text, text.upper(), text.lower(), text.replace("s", "\u017f")):
+            for eager, lazy in _eager_fields(variant):
+                assert eager == lazy, path
+    assert ip_sla_statistics._FIELDS[0].label == "type of operation:"
+    assert ip_sla_statistics._literal(r"\(ICPIF\):\s*(\d+)") == "(ICPIF):"
+    assert ip_sla_statistics._literal(r"IPSLAs? Latest") == "IPSLA"
+    assert ip_sla_statistics._literal(r"\s*x") == ""

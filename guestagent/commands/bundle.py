@@ -23,7 +23,7 @@ PIP = "pip==21.3.1"
 SIZE_GOAL_BYTES = 5 * 1024 * 1024
 # Copied into the bundle from the source tree (directories whole).
 CONTENTS = ("install.sh", "eem", "examples", os.path.join("docs", "deploy.md"))
-SOURCE = ("setup.py", "setup.cfg", "README.md", "guestagent")
+SOURCE = ("setup.py", "setup.cfg", "README.md", "guestagent", "scripts")
 
 _PYTHON_TAGS = ("cp36", "py3", "py36", "py2.py3", "py3.py2")
 _ABI_TAGS = ("cp36m", "abi3", "none")

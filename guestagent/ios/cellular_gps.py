@@ -34,13 +34,13 @@ SCHEMA = {
 _NO_FIX_STATUS = ("acquiring", "disabled", "not configured", "no fix", "off", "not available",
                   "unavailable", "disable")
 _SATELLITE = re.compile(r"Satellite\s*#\s*(\d+)\s*,\s*elevation\s*(-?[\d.]+)\s*,\s*"
-                        r"azimuth\s*(-?[\d.]+)\s*,\s*SNR\s*(-?[\d.]+)", re.I)
+                        r"azimuth\s*(-?[\d.]+)\s*,\s*SNR\s*(-?[\d.]+)", common.IGNORECASE)
 # The degrees start where a number starts (the lookbehind: not at every digit of a long run), and
 # each optional part begins with its own blanks, so no two `\s*` compete for the same run.
 _DMS = re.compile(r"(?<![\d.])(-?\d+(?:\.\d+)?)\s*Deg(?:rees?)?"
                   r"(?:\s*(\d+(?:\.\d+)?)\s*Min(?:utes?)?)?"
                   r"(?:\s*(\d+(?:\.\d+)?)\s*Sec(?:onds?)?)?"
-                  r"(?:\s*(North|South|East|West|[NSEW])\b)?", re.I)
+                  r"(?:\s*(North|South|East|West|[NSEW])\b)?", common.IGNORECASE)
 # GPS epoch: a modem without a fix reports its time as 1980-01-06.
 _GPS_EPOCH_YEAR = 1980
 

@@ -56,7 +56,7 @@ def parse(text):
     in_table = False
     for raw in common.lines(text):
         line = common.squash(raw)
-        if re.match(r"^Idx\s+PCI", line, re.I):
+        if re.match(r"^Idx\s+PCI", line, common.IGNORECASE):
             in_table = True
             continue
         if in_table:

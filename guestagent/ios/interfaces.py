@@ -30,11 +30,12 @@ SCHEMA = {
 }
 
 _HEAD = re.compile(r"^(\S+) is (administratively down|up|down|deleted|reset|testing)"
-                   r"(?: \([^)]*\))?,\s*line protocol is (\w+)", re.I)
+                   r"(?: \([^)]*\))?,\s*line protocol is (\w+)", common.IGNORECASE)
 
 # (pattern searched in a line, [(group, key)]). `(?<!\d)`: a search tries a number from its first
 # digit only; from every digit of a long run, `(\d+) CRC` would be quadratic.
-_FIELDS = [(re.compile(p.replace("(\\d+)", "(?<!\\d)(\\d+)", 1), re.I), keys) for p, keys in [
+_FIELDS = [(re.compile(p.replace("(\\d+)", "(?<!\\d)(\\d+)", 1), common.IGNORECASE), keys)
+           for p, keys in [
     (r"MTU (\d+) bytes", [(1, "mtu")]),
     (r"\bBW (\d+) Kbit", [(1, "bandwidth_kbps")]),
     (r"\bDLY (\d+) usec", [(1, "delay_us")]),
@@ -76,13 +77,14 @@ def parse(text):
         if line.startswith("Description:"):
             current["description"] = line.split(":", 1)[1].strip()
             continue
-        hardware = re.match(r"^Hardware is ([^,]+)(?:, address is ([0-9a-f.]+))?", line, re.I)
+        hardware = re.match(r"^Hardware is ([^,]+)(?:, address is ([0-9a-f.]+))?", line,
+                            common.IGNORECASE)
         if hardware:
             current["hardware"] = hardware.group(1).strip()
             if hardware.group(2):
                 current["mac"] = hardware.group(2)
             continue
-        address = re.match(r"^Internet address is (\S+)", line, re.I)
+        address = re.match(r"^Internet address is (\S+)", line, common.IGNORECASE)
         if address:
             current["ip_address"] = address.group(1)
             continue

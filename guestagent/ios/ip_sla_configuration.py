@@ -31,8 +31,8 @@ SCHEMA = {
     },
 }
 
-_ENTRY = re.compile(r"^Entry number:\s*(\d+)", re.I)
-_ENGINE = re.compile(r"^IP SLAs,?\s+(Infrastructure Engine-[IVX]+)", re.I)
+_ENTRY = re.compile(r"^Entry number:\s*(\d+)", common.IGNORECASE)
+_ENGINE = re.compile(r"^IP SLAs,?\s+(Infrastructure Engine-[IVX]+)", common.IGNORECASE)
 
 # Normalised label -> (result key, converter).
 _TEXT = common.squash

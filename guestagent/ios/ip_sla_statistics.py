@@ -71,10 +71,10 @@ SCHEMA = {
 }
 
 _START = [
-    re.compile(r"IPSLA operation id:\s*(\d+)", re.I),
-    re.compile(r"Round Trip Time \(RTT\) for\s+Index\s+(\d+)", re.I),
+    re.compile(r"IPSLA operation id:\s*(\d+)", common.IGNORECASE),
+    re.compile(r"Round Trip Time \(RTT\) for\s+Index\s+(\d+)", common.IGNORECASE),
 ]
-_BANNER = re.compile(r"IPSLAs? Latest Operation Statistics", re.I)
+_BANNER = re.compile(r"IPSLAs? Latest Operation Statistics", common.IGNORECASE)
 
 _MS = r"(?:\s*(?:milliseconds|ms))?"
 _NUM = r"(-?\d+(?:\.\d+)?)"
@@ -87,7 +87,7 @@ def _triple_fields(prefix):
     def store(op, value, line=""):
         values = common.triple(value)
         # `precision microseconds` makes IOS print these in microseconds.
-        if values and re.search(r"\b(microseconds|usec)\b", line, re.I):
+        if values and re.search(r"\b(microseconds|usec)\b", line, common.IGNORECASE):
             values = tuple(v / 1000.0 for v in values)
         if values:
             for name, v in zip(names, values):
@@ -126,7 +126,7 @@ def _latest_rtt(op, value, line=""):
 # Zone names that are UTC whatever the router's `clock timezone`.
 UTC_ZONES = ("UTC", "GMT", "Z")
 _ZONE = re.compile(r"\d{1,2}:\d{2}:\d{2}(?:\.\d+)?\s+([A-Za-z][A-Za-z0-9+-]{0,9})\s+"
-                   r"(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun)\b", re.I)
+                   r"(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun)\b", common.IGNORECASE)
 
 
 def read_time(value):
@@ -186,9 +186,61 @@ def _over_threshold(op, value, line=""):
         op["over_threshold"] = v
 
 
+def _literal(pattern):
+    """The text every match of `pattern` starts with (its leading literal characters, escapes
+    read), e.g. `Number Of RTT:` of `Number Of RTT:\\s*...`; may be empty."""
+    out = []
+    i = 2 if pattern.startswith(r"\b") else 0
+    while i < len(pattern):
+        char = pattern[i]
+        if char == "\\":
+            escaped = pattern[i + 1:i + 2]
+            if escaped and not escaped.isalnum():
+                out.append(escaped)
+                i += 2
+                continue
+            break
+        if char in ".^$*+?{}[]|()":
+            if char in "*?{" and out:  # the character before is optional
+                out.pop()
+            break
+        out.append(char)
+        i += 1
+    return "".join(out)
+
+
+class _Field(object):
+    """A field's label pattern, compiled the first time a line holds its label. An output names
+    a few of these fields: compiling all of them every cycle was most of the parsing's cost.
+    On an ASCII line the label's absence (in any case) rules a match out; other lines always go
+    to the pattern, since IGNORECASE also matches some non-ASCII letters to ASCII ones."""
+
+    def __init__(self, pattern, store):
+        self.pattern = pattern
+        self.store = store
+        self.label = _literal(pattern).lower()
+        self._compiled = None
+
+    def search(self, line, lowered):
+        if lowered is not None and self.label not in lowered:
+            return None
+        if self._compiled is None:
+            self._compiled = re.compile(self.pattern, common.IGNORECASE)
+        return self._compiled.search(line)
+
+
+def _ascii_lowered(line):
+    """The line in lower case when it is ASCII, else None."""
+    try:
+        line.encode("ascii")
+    except UnicodeEncodeError:
+        return None
+    return line.lower()
+
+
 # (label regex, handler); each label is searched anywhere on the line, so two fields separated by
 # a tab (`Out Of Sequence: 0<TAB>Tail Drop: 0`) or a single space both read.
-_FIELDS = [(re.compile(p, re.I), h) for p, h in [
+_FIELDS = [_Field(p, h) for p, h in [
     (r"Type of operation:\s*(\S+)", _text_field("type")),
     (r"\bLatest RTT:\s*(.*)$", _latest_rtt),
     (r"Latest operation start time:\s*(.*)$", _start_time),
@@ -270,10 +322,11 @@ def parse(text):
             continue
         if current is None:
             continue
-        for pattern, store in _FIELDS:
-            match = pattern.search(line)
+        lowered = _ascii_lowered(line)
+        for field in _FIELDS:
+            match = field.search(line, lowered)
             if match:
-                store(current, match.group(1), line)
+                field.store(current, match.group(1), line)
     if current is not None:
         _finish(current)
     return result

@@ -28,14 +28,14 @@ SCHEMA = {
 _CODES = {"*": "active", "^": "inactive", "~": "pending"}
 _STATES = ("active", "inactive", "pending", "transition")
 _ROW = re.compile(r"^\s*([*^~]?)(\d+)\s+(\S+)\s+(\S+)\s+(.*)$")
-_AGO_UNIT = re.compile(r"^(?:second|minute|hour|day|week)s?$", re.I)
+_AGO_UNIT = re.compile(r"^(?:second|minute|hour|day|week)s?$", common.IGNORECASE)
 _CLOCK = re.compile(r"^\*?\.?\d{1,2}:\d{2}:\d{2}")
-_HEADER = re.compile(r"^\s*ID\s+Type\s+Destination\b", re.I)
+_HEADER = re.compile(r"^\s*ID\s+Type\s+Destination\b", common.IGNORECASE)
 
 
 def _stats(text):
     text = text.strip()
-    match = re.match(r"^(?:RTT=)?(u)?(\d+(?:\.\d+)?)(u)?$", text, re.I)
+    match = re.match(r"^(?:RTT=)?(u)?(\d+(?:\.\d+)?)(u)?$", text, common.IGNORECASE)
     if not match:
         return None
     value = common.number(match.group(2))

@@ -28,14 +28,15 @@ SCHEMA = {
 }
 
 _SENDING = re.compile(r"Sending (\d+), (\d+)-byte (?:ICMP|MPLS) Echos to ([^,\s]+)"
-                      r"(?:[^,]*)?,?(?:\s*timeout is (\d+) seconds)?", re.I)
-_TIMEOUT = re.compile(r"timeout is (\d+) seconds", re.I)
+                      r"(?:[^,]*)?,?(?:\s*timeout is (\d+) seconds)?", common.IGNORECASE)
+_TIMEOUT = re.compile(r"timeout is (\d+) seconds", common.IGNORECASE)
 _SUCCESS = re.compile(r"Success rate is (\d+) percent \((\d+)/(\d+)\)"
                       r"(?:, round-trip min/avg/max = (\d+(?:\.\d+)?)/(\d+(?:\.\d+)?)/"
-                      r"(\d+(?:\.\d+)?) ms)?", re.I)
+                      r"(\d+(?:\.\d+)?) ms)?", common.IGNORECASE)
 _RESULTS = re.compile(r"^[!.UQM?&]+$")
-_REPLY = re.compile(r"Reply to request (\d+) from ([^,\s]+),\s*(\d+(?:\.\d+)?) ms", re.I)
-_SOURCE = re.compile(r"Packet sent with a source address of (\S+)", re.I)
+_REPLY = re.compile(r"Reply to request (\d+) from ([^,\s]+),\s*(\d+(?:\.\d+)?) ms",
+                    common.IGNORECASE)
+_SOURCE = re.compile(r"Packet sent with a source address of (\S+)", common.IGNORECASE)
 
 
 def _int(text):

@@ -29,7 +29,7 @@ SCHEMA = {
 }
 
 _HEADER = re.compile(r"^Tracing (?:the route|MPLS .*?Path) (?:to|on) (\S+)(?:\s+\(([^)]+)\))?",
-                     re.I)
+                     common.IGNORECASE)
 _HOP = re.compile(r"^\s*(?:([!.QLBDFfMmNPpRIlXxd])\s+)?(\d{1,3})\s+(.*)$")
 _TOKEN = re.compile(
     r"(?P<name>[A-Za-z0-9][\w.-]*)\s+\((?P<addr_in_parens>[0-9a-fA-F:.]+)\)"

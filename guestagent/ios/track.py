@@ -24,12 +24,14 @@ SCHEMA = {
     },
 }
 
-_TRACK = re.compile(r"^Track\s+(\d+)\s*$", re.I)
-_SLA = re.compile(r"^(?:IP SLA|Response Time Reporter|rtr)\s+(\d+)\s+(reachability|state)\b", re.I)
-_INTERFACE = re.compile(r"^Interface\s+(\S+)\s+(line-protocol|ip routing|ipv6 routing)", re.I)
+_TRACK = re.compile(r"^Track\s+(\d+)\s*$", common.IGNORECASE)
+_SLA = re.compile(r"^(?:IP SLA|Response Time Reporter|rtr)\s+(\d+)\s+(reachability|state)\b",
+                  common.IGNORECASE)
+_INTERFACE = re.compile(r"^Interface\s+(\S+)\s+(line-protocol|ip routing|ipv6 routing)",
+                        common.IGNORECASE)
 _STATE = re.compile(r"^(Reachability|State|Line protocol|IP routing|IPv6 routing|"
-                    r"Boolean \w+|Threshold \w+)\s+is\s+(\w+)", re.I)
-_CHANGES = re.compile(r"^(\d+)\s+changes?,\s*last change\s+(.*)$", re.I)
+                    r"Boolean \w+|Threshold \w+)\s+is\s+(\w+)", common.IGNORECASE)
+_CHANGES = re.compile(r"^(\d+)\s+changes?,\s*last change\s+(.*)$", common.IGNORECASE)
 
 
 def parse(text):
@@ -83,14 +85,14 @@ def parse(text):
         if line.lower().startswith("latest operation return code"):
             current["return_code"] = line.partition(":")[2].strip()
             continue
-        rtt = re.match(r"^Latest RTT \(millisecs\)\s*(\d+(?:\.\d+)?)", line, re.I)
+        rtt = re.match(r"^Latest RTT \(millisecs\)\s*(\d+(?:\.\d+)?)", line, common.IGNORECASE)
         if rtt and common.number(rtt.group(1)) is not None:
             current["latest_rtt_ms"] = common.number(rtt.group(1))
             continue
-        delay = re.match(r"^Delay\s+(.*)$", line, re.I)
+        delay = re.match(r"^Delay\s+(.*)$", line, common.IGNORECASE)
         if delay:
-            up = re.search(r"up\s+(\d+)", delay.group(1), re.I)
-            down = re.search(r"down\s+(\d+)", delay.group(1), re.I)
+            up = re.search(r"up\s+(\d+)", delay.group(1), common.IGNORECASE)
+            down = re.search(r"down\s+(\d+)", delay.group(1), common.IGNORECASE)
             if up and common.integer(up.group(1)) is not None:
                 current["delay_up_s"] = common.integer(up.group(1))
             if down and common.integer(down.group(1)) is not None:

@@ -19,14 +19,15 @@ SCHEMA = {
     "last_reload_reason": str, "config_register": str, "memory_kb": int, "rommon": str,
 }
 
-_XE = re.compile(r"Cisco IOS XE Software,\s*Version\s+(\S+)", re.I)
+_XE = re.compile(r"Cisco IOS XE Software,\s*Version\s+(\S+)", common.IGNORECASE)
 # Searched from `Cisco IOS Software` on: `.*?` after it would rescan the rest of the line for
 # every repeat of the phrase.
 _IOS_START = "cisco ios software"
-_IOS_VERSION = re.compile(r",\s*Version\s+([^,\s]+)", re.I)
+_IOS_VERSION = re.compile(r",\s*Version\s+([^,\s]+)", common.IGNORECASE)
 _UPTIME = re.compile(r"^(\S+)\s+uptime is\s+(.+)$")
-_PLATFORM = re.compile(r"^cisco\s+(\S+)\s+\(([^)]*)\)\s+processor.*?with\s+(\d+)K", re.I)
-_PLATFORM_SHORT = re.compile(r"^cisco\s+(\S+)\s+\([^)]*\)\s+processor", re.I)
+_PLATFORM = re.compile(r"^cisco\s+(\S+)\s+\(([^)]*)\)\s+processor.*?with\s+(\d+)K",
+                       common.IGNORECASE)
+_PLATFORM_SHORT = re.compile(r"^cisco\s+(\S+)\s+\([^)]*\)\s+processor", common.IGNORECASE)
 
 
 def parse(text):

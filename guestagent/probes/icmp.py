@@ -105,9 +105,19 @@ def _run(argv, via_sudo, budget_s):
     return proc.run(argv, timeout_s=budget_s)
 
 
+def _printed(result):
+    """What ping printed (`icmp_text.read`), read once per run: the refusal check and the sample
+    both need it."""
+    printed = getattr(result, "printed", None)
+    if printed is None:
+        from guestagent.probes import icmp_text
+        printed = icmp_text.read(result.stdout)
+        result.printed = printed
+    return printed
+
+
 def _statistics(result):
-    from guestagent.probes import icmp_text
-    return not result.missing and "transmitted" in icmp_text.read(result.stdout)
+    return not result.missing and "transmitted" in _printed(result)
 
 
 def _said(result):
@@ -141,11 +151,10 @@ def read_result(sample, result, timeout_s, budget_s=0.0):
     """Fill the sample from a finished ping run (a `proc.Result`): its statistics when ping
     printed them, loss when the kernel had no route, and otherwise a measurement error that says
     what ping said. Never loss for a reason the prober does not know."""
-    from guestagent.probes import icmp_text
     if result.missing:
         sample["error"] = "ping not available: " + result.stderr
         return
-    printed = icmp_text.read(result.stdout)
+    printed = _printed(result)
     stderr = (result.stderr or "").strip()
     if "transmitted" in printed:
         sample.update(summarize(printed, timeout_s))
