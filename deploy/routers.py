@@ -62,10 +62,10 @@ def _capture_server(requests):
                                             "authorization", "user-agent")]
             requests.append(Request(self.command, self.path, headers, body))
             # As the real receivers answer: the Pushgateway 200 to PUT/POST, VictoriaMetrics'
-            # import 204, its export 200 with no series (nothing held yet), flush 200.
+            # import and /write 204, its export 200 with no series (nothing held yet), flush 200.
             if self.path.startswith("/metrics/"):
                 self._answer(200)
-            elif self.path.startswith("/api/v1/import"):
+            elif self.path.startswith(("/api/v1/import", "/write")):
                 self._answer(204)
             else:
                 self._answer(200)
@@ -123,7 +123,8 @@ def capture_cycle(work_dir, n_targets=10, python=None, timeout_s=120):
     for request in requests:
         if request.path.startswith("/metrics/") and request.method in ("PUT", "POST"):
             found["pushgateway"] = request
-        elif request.path.startswith("/api/v1/import"):
+        elif request.path.startswith(("/api/v1/import", "/write")):
+            # the text import or line protocol (sinks.victoriametrics.format)
             found["victoriametrics"] = request
     if len(found) < 2:
         raise RuntimeError("the cycle sent {} (exit {}): {}".format(
@@ -160,6 +161,23 @@ def encode(body, encoding):
     raise ValueError(encoding)
 
 
+def _samples(text, line_protocol):
+    """Samples in a body: one per line of the text format; one per field of line protocol
+    (`measurement,tags field=v,field=v ts`, the fields after the first unescaped space)."""
+    import re
+    count = 0
+    for line in text.split(b"\n"):
+        if not line.strip() or line.startswith(b"#"):
+            continue
+        if not line_protocol:
+            count += 1
+            continue
+        tokens = re.split(br"(?<!\\) ", line)
+        fields = tokens[1] if len(tokens) > 1 else b""
+        count += len(re.split(br"(?<!\\),", fields)) if fields else 0
+    return count
+
+
 def _stamp_of(text):
     """The timestamp most lines of an exposition end with (the cycle's start, ms)."""
     counts = {}
@@ -185,8 +203,7 @@ class Replay(object):
         self.headers = [(k, v) for k, v in captured.headers]
         self.wire = captured.body
         self.plain = decode(captured.body, self.encoding)
-        self.samples = sum(1 for line in self.plain.split(b"\n")
-                           if line.strip() and not line.startswith(b"#"))
+        self.samples = _samples(self.plain, "/write" in captured.path)
         if kind == "pushgateway":
             marker = "/instance/" + CAPTURE_INSTANCE
             if marker not in captured.path:

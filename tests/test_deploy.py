@@ -3,7 +3,8 @@ routers (the requests of one real agent cycle, replayed with their own instance 
 through it into the real stores, where their samples are queryable; the project's rules load
 in Prometheus and vmalert; vmauth lets only the routers' credentials write; sharding puts each
 router on one node; a tenant's routers land in their tenant only, through vmauth's credentials
-or a sink URL naming the tenant (`/insert/<accountID>/prometheus`)."""
+or a sink URL naming the tenant (`/insert/<accountID>/influx`, or `/insert/<accountID>/prometheus`
+with `format: prometheus`)."""
 
 import glob
 import importlib.util
@@ -109,8 +110,10 @@ def test_captured_cycle_is_what_the_sinks_send(captured):
     push, imported = captured["pushgateway"], captured["victoriametrics"]
     assert push.method == "PUT" and push.path("r1") == "/metrics/job/guestagent/instance/r1"
     assert "instance%3Dr1" in imported.path("r1")
-    # The import carries the cycle's timestamp on every sample; the replay moves it.
-    assert imported.stamped_lines == imported.samples > 100
+    # The import carries the cycle's timestamp on every line (of line protocol: each line a
+    # label set with its fields); the replay moves it.
+    lines = [line for line in imported.plain.split(b"\n") if line.strip()]
+    assert imported.stamped_lines == len(lines) and imported.samples > 100
     assert b" 1000\n" in routers.decode(imported.body(1000), imported.encoding)
 
 
@@ -210,11 +213,11 @@ def test_tenants_on_the_cluster_paths(tmp_path, captured):
         assert vm_instances(node_42) == set(of_42) and vm_instances(node_7) == set(of_7)
         # Customer 7's credentials cannot name tenant 42's path.
         sneaky = post(imported, lab.addr["VMAUTH"], "sneaky", ("customer-7", "secret-7"),
-                      prefix="/insert/42/prometheus")
+                      prefix="/insert/42/influx")
         assert sneaky.status_code >= 400, sneaky.text
         # The sink URL naming the tenant, straight to vmagent's multitenant handlers, from a
-        # real cycle of the agent.
-        run_cycle(tmp_path, "http://{}/insert/42/prometheus".format(lab.addr["VMAGENT"]), None,
+        # real cycle of the agent (line protocol, the sink's default: /insert/<id>/influx).
+        run_cycle(tmp_path, "http://{}/insert/42/influx".format(lab.addr["VMAGENT"]), None,
                   "agent-42")
         assert eventually(lambda: "agent-42" in vm_instances(node_42))
         assert "agent-42" not in vm_instances(node_7) and "sneaky" not in vm_instances(node_42)
