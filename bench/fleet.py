@@ -29,7 +29,6 @@ Every address is 127.0.0.1; the processes are stopped at the end.
 """
 
 import argparse
-import importlib.util
 import json
 import math
 import os
@@ -54,16 +53,8 @@ FILL_CONCURRENCY = 32
 SCHEDULE_CONCURRENCY = 256
 
 
-def _load(name):
-    spec = importlib.util.spec_from_file_location(name, os.path.join(ROOT, "deploy", name + ".py"))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-start = _load("start")
-routers = _load("routers")
 sys.path.insert(0, ROOT)
+from deploy import routers, start  # noqa: E402
 
 
 def rss_bytes(pid):

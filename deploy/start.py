@@ -34,6 +34,18 @@ def load(path=None):
         return yaml.safe_load(f)
 
 
+
+def stop_process(proc, log, wait_s):
+    """End a started server: terminate, kill after wait_s, close its log."""
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(wait_s)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+    log.close()
+
 class Running(object):
     """A started design: `addr[NAME]` is host:port, `procs` the processes in start order."""
 
@@ -59,14 +71,7 @@ class Running(object):
     def stop(self, wait_s=10.0):
         """Terminate in reverse order (front first, the stores last: they flush on SIGTERM)."""
         for _name, proc, log in reversed(self.procs):
-            if proc.poll() is None:
-                proc.terminate()
-                try:
-                    proc.wait(wait_s)
-                except subprocess.TimeoutExpired:
-                    proc.kill()
-                    proc.wait()
-            log.close()
+            stop_process(proc, log, wait_s)
         self.procs = []
 
     def __enter__(self):

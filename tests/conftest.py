@@ -58,15 +58,9 @@ def wait_for_port(port, timeout_s=10.0, proc=None):
     raise RuntimeError("nothing listens on 127.0.0.1:{} after {} s".format(port, timeout_s))
 
 
-def stop_process(proc, log, wait_s):
-    """End a server the test started: terminate, kill after wait_s, close its log."""
-    proc.terminate()
-    try:
-        proc.wait(wait_s)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
-    log.close()
+# Ends a server the test started: terminate, kill after wait_s, close its log (the fleet's
+# designs in deploy/ stop their servers the same way).
+from deploy.start import stop_process  # noqa: E402
 
 
 class Pushgateway(object):

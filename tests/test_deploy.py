@@ -7,7 +7,6 @@ or a sink URL naming the tenant (`/insert/<accountID>/influx`, or `/insert/<acco
 with `format: prometheus`)."""
 
 import glob
-import importlib.util
 import json
 import os
 import shutil
@@ -19,20 +18,10 @@ import pytest
 import requests
 import yaml
 
+from deploy import routers, start
 from tests.conftest import ROOT
 
 ROUTERS = 50
-
-
-def _load(name):
-    spec = importlib.util.spec_from_file_location(name, os.path.join(ROOT, "deploy", name + ".py"))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-start = _load("start")
-routers = _load("routers")
 
 pytestmark = pytest.mark.skipif(
     not all(shutil.which(b) for b in ("prometheus", "prometheus-pushgateway", "victoria-metrics",
