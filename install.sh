@@ -15,7 +15,8 @@ DEFAULT_PREFIX=/bootflash/guest-share/guestagent
 dev_setup() {
   # The real components the tests start: Pushgateway, VictoriaMetrics (vmalert), Prometheus/promtool,
   # ping, traceroute, fping, nftables, iproute2 (network namespaces for the lab), sudo (Guest
-  # Shell's user pings through it), chromium (the SLA report rendered headless).
+  # Shell's user pings through it), chromium (the SLA report rendered headless), time (peak RSS
+  # in bench/cycle.py).
   if command -v apt-get >/dev/null 2>&1; then
     local sudo=""
     [ "$(id -u)" -eq 0 ] || sudo="sudo"
@@ -23,7 +24,7 @@ dev_setup() {
     DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends \
       iputils-ping traceroute fping nftables iproute2 procps curl \
       prometheus-pushgateway victoria-metrics prometheus prometheus-blackbox-exporter \
-      python3-venv sudo chromium >/dev/null
+      python3-venv sudo chromium time >/dev/null
   fi
   local py=${PYTHON:-python3}
   [ -x "$here/.venv/bin/python" ] || "$py" -m venv "$here/.venv"
