@@ -36,8 +36,11 @@ def load(tmp_path, sinks):
 
 
 def read_outcome(tmp_path):
-    with open(str(tmp_path / "state" / "journal" / "sinks.json")) as f:
-        return json.load(f)
+    """The last cycle's sink outcomes, from the cycle's state beside the journal."""
+    from guestagent import statefile
+    state = statefile.cycle_state(str(tmp_path / "state" / "journal"), fresh=True)
+    assert state.found, state.problems
+    return state.get("sinks")
 
 
 def gateway_values(pushgateway):
