@@ -4,7 +4,6 @@ and vmagent take the gzip'd line protocol and store the same series as the text 
 backlog goes at most `max_bytes` of bodies per cycle; the month's telemetry bytes add up."""
 
 import gzip
-import json
 import os
 import shutil
 import subprocess
