@@ -6,7 +6,6 @@ a `Watchdog` shuts its sockets down when the exchange's time is up, which ends w
 write or TLS handshake is blocked on them, in any library.
 """
 
-import socket
 import threading
 import time
 
@@ -138,6 +137,7 @@ class Watchdog(object):
 
 
 def _shut(sock):
+    import socket  # here: a cycle without sinks never needs the module (start-up)
     try:
         sock.shutdown(socket.SHUT_RDWR)
     except OSError:
