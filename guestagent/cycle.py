@@ -331,7 +331,7 @@ class Cycle(object):
         first hop joins when traceroute found it. Waits end at the probe deadline (plus a short
         grace): what is not back then is a measurement error, and its thread is left behind."""
         targets = self.targets()
-        workers = max(1, min(self.config.probes.concurrency, len(targets) + 2)) + 3
+        workers = max(1, min(self.config.probes.concurrency, len(targets) + 2)) + 2
         tasks = _Tasks(workers)
         try:
             # The probes' programs start first: the router's sections are mostly parsing, and
@@ -340,9 +340,6 @@ class Cycle(object):
             path_future = tasks.submit(self.discover_path)
             identify_future = tasks.submit(self.identify)
             collect_future = tasks.submit(self.collect)
-            # The SLA state opened and the journal's newer reports replayed meanwhile: CPU
-            # that would otherwise follow the pings (analyse() takes it, or does it itself).
-            self._sla_prepared = tasks.submit(self.prepare_state)
             try:
                 first_hop = self.wait_for(path_future, "path discovery")
             except Late as exc:
@@ -377,24 +374,6 @@ class Cycle(object):
             self.seal()
             tasks.close()
 
-    def prepare_state(self):
-        try:
-            from guestagent import sla
-        except ImportError:
-            return None
-        return sla.prepare(self.config, self.report["cycle"]["id"], self.config.journal.dir)
-
-    def _prepared_state(self):
-        """What prepare_state did, once it is back (None if it failed or is not back by the
-        deadline: a late one is left to roll back when the process ends)."""
-        future, self._sla_prepared = getattr(self, "_sla_prepared", None), None
-        if future is None:
-            return None
-        try:
-            return future.result(max(0.0, self.deadline.remaining()))
-        except Exception:
-            return None
-
     def collect(self):
         from guestagent import collectors
         for name in sorted(collectors.COLLECTORS):
@@ -422,14 +401,12 @@ class Cycle(object):
             pass
         except Exception as exc:
             self.error("isolation", "{}: {}".format(type(exc).__name__, exc))
-        prepared = self._prepared_state()
         try:
             from guestagent import sla
         except ImportError:
             return
         try:
-            self._sla_pending = sla.begin(self.config, self.report, self.config.journal.dir,
-                                          prepared)
+            self._sla_pending = sla.begin(self.config, self.report, self.config.journal.dir)
         except Exception as exc:
             self.error("sla", "{}: {}".format(type(exc).__name__, exc))
             return
