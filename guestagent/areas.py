@@ -30,6 +30,8 @@ import math
 import os
 import sys
 
+from guestagent.quality import median as _median
+
 BASE32 = "0123456789bcdefghjkmnpqrstuvwxyz"
 DEFAULT_PRECISION = 5
 DEFAULT_MARGIN_M = 250.0
@@ -129,16 +131,6 @@ def settle(latitude, longitude, precision, margin_m, state_dir, problems):
 
 
 # -- worst areas -------------------------------------------------------------------------------
-
-def _median(values):
-    values = sorted(values)
-    if not values:
-        return None
-    middle = len(values) // 2
-    if len(values) % 2:
-        return values[middle]
-    return (values[middle - 1] + values[middle]) / 2.0
-
 
 def samples_of(report):
     """(area, router, sample) for each probe sample of a journaled report with an area."""

@@ -10,6 +10,8 @@ router, so it answers at once even while the network is down.
 import sys
 import time
 
+from guestagent.quality import median as _median
+
 HELP = "the latest cycle and today's picture from the journal (never probes)"
 
 WIDTH = 80
@@ -130,14 +132,6 @@ def test_points(report):
             "outage_since_ts": sla.get("outage_since_ts"),
         })
     return rows
-
-
-def _median(values):
-    values = sorted(values)
-    if not values:
-        return None
-    middle = len(values) // 2
-    return values[middle] if len(values) % 2 else (values[middle - 1] + values[middle]) / 2.0
 
 
 def hours_start(now):
