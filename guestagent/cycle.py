@@ -424,7 +424,8 @@ class Cycle(object):
         if pending is None:
             return
         if journaled:
-            error = pending.commit()
+            from guestagent.sinks import journal
+            error = pending.commit(journal.end_position(self.journal_path))
             if error:  # the next cycle replays this report from the journal
                 self.error("sla", error)
             return

@@ -403,6 +403,12 @@ def after(journal_dir, cycle_id, limit=None, skipped=None, sizes=None, position=
     return out, found
 
 
+def end_position(path):
+    """The position just past the last line of journal file `path` (that of the report just
+    appended there, under the cycle's lock), for `after(..., position=)`; None if unknown."""
+    return _position(path, _size(path))
+
+
 def _position(path, end):
     try:
         dev, ino = identity(path)

@@ -53,14 +53,17 @@ class Pending(object):
         self.sla_config = sla_config
         self.now_ts = now_ts
 
-    def commit(self):
-        """Store it; returns None, or the error (then the state is as before this cycle)."""
+    def commit(self, journal_position=None):
+        """Store it; returns None, or the error (then the state is as before this cycle).
+        `journal_position` is where this report's journal line ends: kept with the watermark,
+        the next cycles find the reports after it without searching the journal."""
         import sqlite3
         if self.store is None:
             return self.section.get("error")
         try:
             if self.flush:
                 if self.working is not None:
+                    self.working.set_meta("last_cycle_position", journal_position)
                     self.working.flush()
                 from guestagent.sla import bounds
                 if self.sla_config is not None:
@@ -116,7 +119,8 @@ def _reconcile(store, sla_config, interval_s, report, journal_dir, notes):
     commit_every = sla_config_module.commit_every(sla_config)
     limit = commit_every + RECONCILE_MAX
     try:
-        missed, found = journal.after(journal_dir, last_id, limit=limit + 1)
+        missed, found = journal.after(journal_dir, last_id, limit=limit + 1,
+                                      position=store.meta("last_cycle_position"))
     except (IOError, OSError) as exc:
         notes.append("journal not read to reconcile the state: {}".format(exc))
         return None
