@@ -121,6 +121,15 @@ def load_config(path, **options):
 
 
 def cmd_run(args):
+    from guestagent import regexcache
+    regexcache.install()  # first: the modules below compile their patterns as they load
+    try:
+        return _run(args)
+    finally:
+        regexcache.save()
+
+
+def _run(args):
     from guestagent import cycle
     from guestagent.report import dumps
     if args.deadline is not None and args.deadline <= 0:

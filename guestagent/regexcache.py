@@ -1,0 +1,189 @@
+"""Compiled regular expressions kept between cycles, in the runtime directory.
+
+Why: `re` compiles a pattern in pure Python (its parser and code generator), and a cycle
+compiles about 130 of them, mostly in the IOS parsers: on the router's Python 3.6 that was a
+tenth of a 10-test-point cycle's CPU (docs/performance.md). What the code generator makes of a
+pattern is a list of ints that depends only on the pattern, its flags and the interpreter; here
+it is kept in a file, and a later process builds the pattern object from it with `_sre.compile`,
+the step `re` itself ends with. `_sre` checks a program it is given, so a damaged entry raises
+and the pattern is compiled the usual way.
+
+`install()` hooks the interpreter's compile step for this process (the `run` command only);
+`save()` writes the file when this process compiled patterns it did not hold, so a router
+writes it once after an install or upgrade, not every cycle. The file is this user's alone
+(like the config cache: a file of another user, one writable by others or a link is ignored),
+and named after the interpreter, whose code format it is in. Anything unexpected (another
+Python's `re` internals, an unreadable or foreign file) means no cache, never an error.
+"""
+
+import os
+import sys
+
+FORMAT = 1
+# Entries kept at most: patterns built from data (a config's prefix) must not grow it forever.
+MAX_ENTRIES = 1024
+MAX_FILE_BYTES = 4 * 1048576
+
+_state = {"installed": False, "entries": {}, "missed": 0, "path": None, "used": set()}
+
+
+def _modules():
+    """(the parser module, the code generator module, _sre), or None when this `re` is not one
+    whose internals are known here (3.6 to 3.13 are)."""
+    try:
+        import _sre
+        if sys.version_info >= (3, 11):
+            from re import _compiler as compiler, _parser as parser
+        else:
+            import sre_compile as compiler
+            import sre_parse as parser
+    except ImportError:
+        return None
+    if not all(hasattr(m, n) for m, n in ((compiler, "_code"), (compiler, "compile"),
+                                           (parser, "parse"), (_sre, "compile"))):
+        return None
+    return parser, compiler, _sre
+
+
+def cache_path():
+    """The file for this interpreter: its version, code size and the `_sre` magic in the name."""
+    import zlib  # not hashlib: its import alone is a millisecond on 3.6, and this is a name
+    import _sre
+    key = "{}\0{}\0{}\0{}\0{}\0{}".format(
+        FORMAT, sys.version, getattr(sys.implementation, "cache_tag", ""),
+        getattr(_sre, "MAGIC", ""), getattr(_sre, "CODESIZE", ""), sys.maxunicode)
+    digest = "{:08x}".format(zlib.crc32(key.encode("utf-8", "replace")) & 0xffffffff)
+    runtime = os.environ.get("XDG_RUNTIME_DIR") or "/tmp"
+    return os.path.join(runtime, "guestagent-{}-{}-{}.regex".format(
+        os.geteuid(), getattr(sys.implementation, "cache_tag", "py"), digest))
+
+
+def install(path=None):
+    """Hook the compile step of `re` for this process; returns True when it is hooked."""
+    if _state["installed"]:
+        return True
+    found = _modules()
+    if found is None:
+        return False
+    parser, compiler, _sre = found
+    _state["path"] = path or cache_path()
+    _state["entries"] = _load(_state["path"])
+    original = compiler.compile
+    build = _builder(_sre)
+
+    def compile(p, flags=0):
+        if not isinstance(p, (str, bytes)) or flags & _UNCACHED:
+            return original(p, flags)
+        key = (type(p).__name__, p, int(flags))
+        entry = _state["entries"].get(key)
+        if entry is not None:
+            try:
+                pattern = build(p, entry)
+                _state["used"].add(key)
+                return pattern
+            except Exception:  # a damaged or foreign entry: compiled below, and replaced
+                pass
+        try:
+            pattern, entry = _compile(parser, compiler, build, p, int(flags))
+        except Exception:
+            return original(p, flags)  # raises re.error as `re` would
+        _state["entries"][key] = entry
+        _state["used"].add(key)
+        _state["missed"] += 1
+        return pattern
+
+    compiler.compile = compile
+    _state["installed"] = True
+    return True
+
+
+# DEBUG prints the program, TEMPLATE warns: both go through `re` as usual.
+_UNCACHED = 128 | 1
+
+
+def _builder(_sre):
+    tuple_index = sys.version_info >= (3, 7)  # 3.6's `_sre.compile` took the list itself
+
+    def build(p, entry):
+        flags, code, groups, groupindex, indexgroup = entry
+        return _sre.compile(p, flags, list(code), groups, dict(groupindex),
+                            tuple(indexgroup) if tuple_index else list(indexgroup))
+
+    return build
+
+
+def _compile(parser, compiler, build, p, flags):
+    """(pattern, entry): what `compiler.compile` does, keeping the program it makes."""
+    parsed = parser.parse(p, flags)
+    code = compiler._code(parsed, flags)
+    state = getattr(parsed, "state", None) or parsed.pattern  # 3.8 renamed it
+    groupindex = dict(state.groupdict)
+    indexgroup = [None] * state.groups
+    for name, index in groupindex.items():
+        indexgroup[index] = name
+    # Plain ints: the opcodes are an int subclass, which marshal does not write.
+    entry = (int(flags | state.flags), [int(c) for c in code], state.groups - 1, groupindex,
+             indexgroup)
+    return build(p, entry), entry
+
+
+def _load(path):
+    import marshal
+    import stat
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
+    except (IOError, OSError):
+        return {}
+    try:
+        info = os.fstat(fd)
+        if (not stat.S_ISREG(info.st_mode) or info.st_uid != os.geteuid() or
+                info.st_mode & (stat.S_IWGRP | stat.S_IWOTH) or info.st_size > MAX_FILE_BYTES):
+            return {}
+        with os.fdopen(os.dup(fd), "rb") as f:
+            kept = marshal.loads(f.read())
+        if not isinstance(kept, dict) or kept.get("format") != FORMAT or \
+                not isinstance(kept.get("entries"), dict):
+            return {}
+        return kept["entries"]
+    except (IOError, OSError, ValueError, EOFError, TypeError):
+        return {}
+    finally:
+        os.close(fd)
+
+
+def save():
+    """Write the file when this process compiled patterns it did not hold; best effort.
+    Returns True when it was written."""
+    import marshal
+    if not _state["installed"] or not _state["missed"]:
+        return False
+    # Copies (atomic under the GIL): a thread the cycle abandoned may still compile.
+    entries, used = dict(_state["entries"]), set(_state["used"])
+    kept = dict((key, entries[key]) for key in used if key in entries)
+    for key in entries:  # what earlier processes compiled and this one did not need
+        if len(kept) >= MAX_ENTRIES:
+            break
+        kept.setdefault(key, entries[key])
+    try:
+        body = marshal.dumps({"format": FORMAT, "entries": kept})
+    except ValueError:
+        return False
+    path = _state["path"]
+    partial = "{}.{}.tmp".format(path, os.getpid())
+    try:
+        fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL |
+                     getattr(os, "O_NOFOLLOW", 0), 0o600)
+    except (IOError, OSError):
+        return False
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(body)
+        os.replace(partial, path)
+    except (IOError, OSError):
+        try:
+            os.unlink(partial)
+        except OSError:
+            pass
+        return False
+    _state["missed"] = 0
+    return True
