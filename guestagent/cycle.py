@@ -197,6 +197,8 @@ class Cycle(object):
         self.metric_set = None
         self._sla_pending = None
         self._collected = set()  # router sections done (the rest are reported late)
+        self._prepare_step = "waiting"  # the SLA preparation: "running" or "skipped" once taken
+        self._prepared = _Future()
         self._lock = threading.Lock()
         self._sealed = False  # set when the cycle stops waiting: late threads change nothing
 
@@ -339,7 +341,7 @@ class Cycle(object):
             futures = [(t, tasks.submit(self.run_probe, t)) for t in targets]
             path_future = tasks.submit(self.discover_path)
             identify_future = tasks.submit(self.identify)
-            collect_future = tasks.submit(self.collect)
+            collect_future = tasks.submit(self.collect_then_prepare)
             try:
                 first_hop = self.wait_for(path_future, "path discovery")
             except Late as exc:
@@ -374,6 +376,41 @@ class Cycle(object):
             self.seal()
             tasks.close()
 
+    def collect_then_prepare(self):
+        """The router's sections, then the SLA state opened and the journal's newer reports
+        replayed (`sla.prepare`): CPU that would otherwise follow the pings. It comes after
+        the sections, when every probe's program has started: begun beside them, it delayed
+        the last pings' start as much as it saved at the end."""
+        try:
+            self.collect()
+        finally:
+            self._prepare_in_worker()
+
+    def _prepare_in_worker(self):
+        with self._lock:
+            if self._prepare_step != "waiting":  # analyse() got there first
+                return
+            self._prepare_step = "running"
+        try:
+            from guestagent import sla
+            self._prepared.set_result(sla.prepare(self.config, self.report["cycle"]["id"],
+                                                  self.config.journal.dir))
+        except BaseException as exc:  # begin() meets, and reports, whatever failed here
+            self._prepared.set_exception(exc)
+
+    def _prepared_state(self):
+        """What the worker prepared; None when it had not started (a router section that
+        hangs) or failed, or is not back before the sinks' reserve: begin() then opens and
+        replays itself. A late one is left to roll back when the process ends."""
+        with self._lock:
+            if self._prepare_step == "waiting":
+                self._prepare_step = "skipped"
+                return None
+        try:
+            return self._prepared.result(max(0.0, self.deadline.remaining() - self.reserve_s))
+        except Exception:
+            return None
+
     def collect(self):
         from guestagent import collectors
         for name in sorted(collectors.COLLECTORS):
@@ -401,12 +438,14 @@ class Cycle(object):
             pass
         except Exception as exc:
             self.error("isolation", "{}: {}".format(type(exc).__name__, exc))
+        prepared = self._prepared_state()
         try:
             from guestagent import sla
         except ImportError:
             return
         try:
-            self._sla_pending = sla.begin(self.config, self.report, self.config.journal.dir)
+            self._sla_pending = sla.begin(self.config, self.report, self.config.journal.dir,
+                                          prepared)
         except Exception as exc:
             self.error("sla", "{}: {}".format(type(exc).__name__, exc))
             return

@@ -20,7 +20,7 @@ def update(config, report):
                         sla_config_module.interval_of(config), report)
 
 
-def begin(config, report, journal_dir=None):
+def begin(config, report, journal_dir=None, prepared=None):
     """The cycle's SLA pass inside an open transaction: `Pending.section` is the report's `sla`
     section, `Pending.commit()` stores it. The cycle commits only after the journal holds the
     report, so the state never has samples the journal lacks; with `journal_dir`, reports that
@@ -29,7 +29,7 @@ def begin(config, report, journal_dir=None):
     sla_config = sla_config_module.section(config)
     interval_s = sla_config_module.interval_of(config)
     path = os.path.join(config.agent.state_dir, "sla.sqlite3")
-    return begin_store(path, sla_config, interval_s, report, journal_dir)
+    return begin_store(path, sla_config, interval_s, report, journal_dir, prepared)
 
 
 def update_store(path, sla_config, interval_s, report, journal_dir=None):
@@ -141,20 +141,81 @@ def _reconcile(store, sla_config, interval_s, report, journal_dir, notes):
     return min(len(missed), limit) if found else None
 
 
-def begin_store(path, sla_config, interval_s, report, journal_dir=None):
+class Prepared(object):
+    """The state opened, in a transaction, with the journal's newer reports replayed: the part
+    of the SLA pass that does not need this cycle's samples, done while the probes run."""
+
+    def __init__(self, store, working, replayed, notes):
+        self.store = store
+        self.working = working
+        self.replayed = replayed
+        self.notes = notes
+
+    def discard(self):
+        self.store.rollback()
+        self.store.close()
+
+
+def prepare(config, cycle_id, journal_dir=None):
+    """`Prepared` for `begin(..., prepared=)`, or None when anything goes wrong: `begin` then
+    opens and replays itself, and meets (and reports) whatever failed here."""
+    from guestagent.sla import config as sla_config_module
+    sla_config = sla_config_module.section(config)
+    interval_s = sla_config_module.interval_of(config)
+    path = os.path.join(config.agent.state_dir, "sla.sqlite3")
+    return prepare_store(path, sla_config, interval_s, cycle_id, journal_dir)
+
+
+def prepare_store(path, sla_config, interval_s, cycle_id, journal_dir=None):
+    import gc
+    collecting = gc.isenabled()  # as in begin_store
+    gc.disable()
+    try:
+        return _prepare_store(path, sla_config, interval_s, cycle_id, journal_dir)
+    finally:
+        if collecting:
+            gc.enable()
+
+
+def _prepare_store(path, sla_config, interval_s, cycle_id, journal_dir=None):
+    from guestagent.sla import store as stores
+    from guestagent.sla import working as workings
+    if not os.path.exists(path):
+        return None  # a first cycle creates the state in begin, where its errors are reported
+    try:
+        store = stores.Store(path)
+    except Exception:
+        return None
+    try:
+        store.check()
+        store.begin()
+        working = workings.Working(store)
+        notes = []
+        replayed = _reconcile(working, sla_config, interval_s, {"cycle": {"id": cycle_id}},
+                              journal_dir, notes)
+        return Prepared(store, working, replayed, notes)
+    except Exception:
+        try:
+            store.rollback()
+        finally:
+            store.close()
+        return None
+
+
+def begin_store(path, sla_config, interval_s, report, journal_dir=None, prepared=None):
     import gc
     # The replay makes many small objects and no cycles: the collector's passes over them
     # were a fifth of the pass's time.
     collecting = gc.isenabled()
     gc.disable()
     try:
-        return _begin_store(path, sla_config, interval_s, report, journal_dir)
+        return _begin_store(path, sla_config, interval_s, report, journal_dir, prepared)
     finally:
         if collecting:
             gc.enable()
 
 
-def _begin_store(path, sla_config, interval_s, report, journal_dir=None):
+def _begin_store(path, sla_config, interval_s, report, journal_dir=None, prepared=None):
     import sqlite3
     from guestagent.sla import config as sla_config_module
     from guestagent.sla import store as stores
@@ -162,16 +223,25 @@ def _begin_store(path, sla_config, interval_s, report, journal_dir=None):
     from guestagent.sla import working as workings
     notes = []
     for attempt in (1, 2):
+        if prepared is not None:  # opened and replayed while the probes ran
+            store, working, replayed = prepared.store, prepared.working, prepared.replayed
+            notes.extend(prepared.notes)
+            prepared = None
+        else:
+            try:
+                store, note = stores.Store.open(path, sla_config.get("corrupt_kept"))
+            except (stores.StoreError, sqlite3.Error, OSError) as exc:
+                return Pending(None, _fallback(report, sla_config, interval_s, path, str(exc),
+                                               notes))
+            if note:
+                notes.append(note)
+            working = None
         try:
-            store, note = stores.Store.open(path, sla_config.get("corrupt_kept"))
-        except (stores.StoreError, sqlite3.Error, OSError) as exc:
-            return Pending(None, _fallback(report, sla_config, interval_s, path, str(exc), notes))
-        if note:
-            notes.append(note)
-        try:
-            store.begin()
-            working = workings.Working(store)
-            replayed = _reconcile(working, sla_config, interval_s, report, journal_dir, notes)
+            if working is None:
+                store.begin()
+                working = workings.Working(store)
+                replayed = _reconcile(working, sla_config, interval_s, report, journal_dir,
+                                      notes)
             cycle_id = report["cycle"].get("id")
             if cycle_id and working.meta("last_cycle_id") == cycle_id:
                 points = {}  # this report is already in the state: count nothing twice

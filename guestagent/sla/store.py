@@ -184,7 +184,10 @@ class Store(object):
         directory = os.path.dirname(path)
         if directory and not os.path.isdir(directory):
             os.makedirs(directory, mode=0o750)
-        self.db = sqlite3.connect(path, timeout=timeout_s, isolation_level=None)
+        # One thread at a time, but not always the one that opened it: the cycle opens the
+        # state and replays the journal while the probes run (sla.prepare).
+        self.db = sqlite3.connect(path, timeout=timeout_s, isolation_level=None,
+                                  check_same_thread=False)
         self._recent = None
         try:
             self._journal_mode()
