@@ -41,6 +41,17 @@ def read_pid(path):
         return int(f.read().strip())
 
 
+@pytest.fixture(autouse=True, params=["posix_spawn", "subprocess"])
+def starter(request, monkeypatch):
+    """Every test with both ways of starting a program: glibc's posix_spawn (what Python 3.6
+    to 3.9 use here) and subprocess (3.10 and later, and where posix_spawn is not usable)."""
+    monkeypatch.setattr(proc, "POSIX_SPAWN", request.param == "posix_spawn")
+    monkeypatch.setattr(proc, "_spawn_lib", [])
+    if request.param == "posix_spawn" and not proc._use_posix_spawn():
+        pytest.skip("no glibc posix_spawn with POSIX_SPAWN_SETSID here")
+    return request.param
+
+
 def timed(argv, timeout_s, grace_s=0.5):
     started = time.monotonic()
     result = proc.run(argv, timeout_s=timeout_s, grace_s=grace_s)
@@ -113,6 +124,40 @@ def test_a_missing_program_is_missing(tmp_path):
     result = proc.run([str(tmp_path / "no-such-program")], timeout_s=1.0)
     assert result.missing is True and result.returncode is None
     assert "No such file" in result.stderr
+
+
+def test_the_program_gets_what_popen_gives_it(tmp_path, monkeypatch):
+    """Its own session, stdin from /dev/null, SIGPIPE back to its default (Python ignores it),
+    the environment asked for, the PATH of that environment, and none of our descriptors: not
+    even one this process was given open and inheritable."""
+    inherited_read, inherited_write = os.pipe()
+    os.set_inheritable(inherited_write, True)
+    monkeypatch.setattr(proc, "_spawn_lib", [])  # as if given at start: seen at the first start
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    script(bin_dir, "only-here", "echo found\n")
+    probe = script(tmp_path, "probe.sh", "\n".join([
+        "read line; echo stdin=[$line]",
+        "echo session=$(cut -d' ' -f6 /proc/$$/stat) pid=$$",
+        "grep SigIgn /proc/$$/status",
+        "echo fds=$(ls /proc/$$/fd | sort -n | tr '\\n' ' ')",
+        "echo var=$GIVEN",
+        "only-here", ""]))
+    try:
+        result = proc.run([probe], timeout_s=5.0,
+                          env={"GIVEN": "yes", "PATH": str(bin_dir) + ":/usr/bin:/bin"})
+    finally:
+        os.close(inherited_read)
+        os.close(inherited_write)
+    lines = result.stdout.splitlines()
+    assert result.returncode == 0, result.stderr
+    assert lines[0] == "stdin=[]"
+    session, pid = [part.split("=")[1] for part in lines[1].split()]
+    assert session == pid
+    ignored = int(lines[2].split()[1], 16)
+    assert not ignored & (1 << (signal.SIGPIPE - 1))
+    assert str(inherited_write) not in lines[3].split("=")[1].split(), lines[3]
+    assert lines[4:] == ["var=yes", "found"]
 
 
 def test_real_ping_still_reads_whole():
