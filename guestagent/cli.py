@@ -8,7 +8,6 @@ Output survives any locale: under EEM there is none (C), and Python 3.6 then has
 what it cannot encode is printed as backslash escapes. Input files are read as UTF-8.
 """
 
-import importlib
 import sys
 
 from guestagent import EXIT_LOCKED, EXIT_OK, EXIT_USAGE, __version__
@@ -34,6 +33,12 @@ COMMAND_HELP = {
 }
 
 TRIGGERS = ("timer", "track", "manual", "cli", "cron")
+
+
+def _command_module(name):
+    """guestagent/commands/<name>.py. Not through importlib: on Python 3.6 importing that
+    package (types, functools, collections, warnings ...) was half of `--version`'s start-up."""
+    return __import__("guestagent.commands." + name, fromlist=["main"])
 
 EPILOG = """exit codes: 0 ok, 1 the cycle ran but recorded errors, 2 bad configuration or usage,
 3 another cycle holds the lock"""
@@ -105,7 +110,7 @@ def build_parser(argv=None):
     for name in COMMANDS:
         command = sub.add_parser(name, help=COMMAND_HELP[name])
         if name == command_name:
-            importlib.import_module("guestagent.commands." + name).add_arguments(command)
+            _command_module(name).add_arguments(command)
     return parser
 
 
@@ -419,6 +424,6 @@ def _main(argv=None):
     if args.command == "check-config":
         return cmd_check_config(args)
     if args.command in COMMANDS:
-        return importlib.import_module("guestagent.commands." + args.command).main(args)
+        return _command_module(args.command).main(args)
     parser.print_help()
     return EXIT_USAGE
