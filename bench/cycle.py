@@ -56,6 +56,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 WORK = os.path.join(ROOT, "build", "bench")
 WHEELS = os.path.join(ROOT, ".cache", "wheels")
 TIME = "/usr/bin/time"
+RSS_DIR = "/dev/shm" if os.path.isdir("/dev/shm") else "/tmp"
 PYTHON36 = "/root/.pyenv/versions/3.6.15/bin/python3.6"
 SIZES = (1, 10, 50)
 PAPER_TARGETS = 10
@@ -364,7 +365,8 @@ def measured(argv, env=None, rss=False):
     A child forked from this benchmark counts this process's RSS as its own until it execs, so
     with `rss` the command runs under /usr/bin/time (Debian's `time`), whose own small RSS is all
     its child inherits, and the peak is the one time reports."""
-    rss_file = os.path.join(WORK, "rss.txt")
+    # On tmpfs: `time` writing its figure to this disk would count a page against the row.
+    rss_file = os.path.join(RSS_DIR, "guestagent-bench-rss-{}.txt".format(os.getpid()))
     wrapped = argv
     if rss and os.path.exists(TIME):
         wrapped = [TIME, "-f", "%M", "-o", rss_file] + list(argv)
