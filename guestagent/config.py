@@ -8,7 +8,6 @@ embedded default (simulated router, loopback targets, a local Pushgateway).
 import importlib
 import os
 
-from guestagent import iostokens
 from guestagent.schema import (LABEL, REDACTED, Bool, Field, Host, Int, ListOf, Namespace, Num,
                                Problems, Section, Str, Url, join, redact_url)
 
@@ -56,6 +55,7 @@ class Path(Str):
 
 
 def Vrf(help=""):
+    from guestagent import iostokens  # here, as in _check_together: a kept config needs none
     return Str(None, help, valid=(iostokens.is_vrf, VRF_DOC))
 
 
@@ -336,8 +336,9 @@ DOCUMENT_CACHE_FORMAT = 2
 # size and time of change are part of the key of a kept checked config, so that an edited source
 # tree (same version) checks again.
 SCHEMA_SOURCES = ("config.py", "schema.py", "iostokens.py", "eem.py", "collectors/config.py",
-                  "sla/config.py", "probes/__init__.py", "probes/icmp.py", "probes/traceroute.py",
-                  "probes/dns.py", "probes/http.py", "probes/throughput.py")
+                  "sla/config.py", "probes/__init__.py", "probes/icmp.py",
+                  "probes/traceroute.py", "probes/dns.py", "probes/http.py",
+                  "probes/throughput.py")
 
 
 def path_digest(path):
@@ -510,6 +511,7 @@ def _located(problems, lines, source):
 def _check_together(config, problems, notes=None):
     """Rules that span keys. Parts that failed their own check are None and skipped here;
     `notes` collects what only warrants a warning."""
+    from guestagent import iostokens
     names = {}
     targets = config.targets or []
     for i, target in enumerate(targets):

@@ -35,11 +35,6 @@ class TokenError(ValueError):
     """A value that must not be put into an IOS command."""
 
 
-def is_ipv4(text):
-    """A dotted quad without leading zeros (`10.0.0.1`), as every Python's ipaddress takes it."""
-    return isinstance(text, str) and bool(_IPV4.match(text))
-
-
 def ip_version(text, scope_ok=False):
     """4 or 6 when text is an IP address (identically on every Python), else None."""
     import ipaddress

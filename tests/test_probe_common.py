@@ -45,7 +45,8 @@ def test_an_ipv4_test_point_imports_neither_ipaddress_nor_socket_nor_shutil():
             "from guestagent.probes import common, traceroute; "
             "assert common.literal_family('127.0.0.9') == 4; "
             "assert common.resolve('127.0.0.9', 1.0)[1] == 4; traceroute.installed(); "
-            "print(' '.join(m for m in ('ipaddress', 'socket', 'shutil') if m in set(sys.modules) - before))")
+            "new = set(sys.modules) - before; "
+            "print(' '.join(m for m in ('ipaddress', 'socket', 'shutil') if m in new))")
     out = subprocess.check_output([sys.executable, "-c", code], cwd=ROOT,
                                   universal_newlines=True)
     assert out.strip() == ""
