@@ -78,6 +78,17 @@ sys.exit(code)
 """
 
 
+# Runs in a fresh process: the CPU of loading a config whose document (and, after the change,
+# checked config) the runtime cache holds, the imports it makes included.
+LOAD = r"""
+import sys, time
+started = time.process_time()
+from guestagent import config
+config.load(sys.argv[1])
+print(time.process_time() - started)
+"""
+
+
 def log(text):
     sys.stderr.write(text + "\n")
     sys.stderr.flush()
@@ -161,6 +172,8 @@ def main():
     parser.add_argument("--rounds", type=int, default=5, help="rounds (medians)")
     parser.add_argument("--top", type=int, default=15, help="costliest modules listed")
     parser.add_argument("--sizes", default="0,10", help="test points per cycle")
+    parser.add_argument("--load-runs", type=int, default=15,
+                        help="runs of config.load alone (medians)")
     parser.add_argument("--list", action="store_true",
                         help="also list every module imported, with its importer and own CPU")
     parser.add_argument("--json", action="store_true", help="also print the figures as JSON")
@@ -199,6 +212,12 @@ def main():
             for n in sizes:
                 for label, _tree in trees:
                     samples[label, n].append(one_run(python, *setups[label, n]))
+        loads = dict((label, []) for label, _tree in trees)
+        for _ in range(args.load_runs):
+            for label, _tree in trees:
+                tree, runtime, path, _out = setups[label, sizes[-1]]
+                loads[label].append(float(subprocess.check_output(
+                    [python, "-c", LOAD, path], env=clean_env(tree, runtime), cwd=WORK)))
         print("\nPython {} ({})".format(version, python))
         print("{:>12} {:>12} {:>9} {:>15} {:>14}".format(
             "test points", "package", "modules", "import CPU ms", "cycle CPU ms"))
@@ -214,6 +233,13 @@ def main():
                     "cycle_cpu_ms": round(cycle_ms, 1)}
                 print("{:>12} {:>12} {:>9g} {:>15.1f} {:>14.1f}".format(
                     n, label, modules, import_ms, cycle_ms))
+        print("config.load of the {}-test-point config, kept in the runtime cache (median of {}, "
+              "CPU ms with its imports): {}".format(sizes[-1], args.load_runs, ", ".join(
+                  "{} {:.1f}".format(label, 1000 * statistics.median(loads[label]))
+                  for label, _tree in trees)))
+        for label, _tree in trees:
+            figures["{} config.load {}".format(version, label)] = round(
+                1000 * statistics.median(loads[label]), 1)
         for n in sizes:
             before = set(samples[trees[0][0], n][-1]["imported"]) - base
             after = set(samples[trees[1][0], n][-1]["imported"]) - base

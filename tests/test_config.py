@@ -773,3 +773,11 @@ def test_a_document_json_cannot_hold_is_not_kept(tmp_path):
     path.write_text("targets: [{name: a, host: 127.0.0.1}]\nsla: {objectives: {1: 2026-01-01}}\n")
     first = load_in_process(path, tmp_path)
     assert load_in_process(path, tmp_path) == first and first["yaml_imported"]
+
+
+def test_path_digest_is_sha1_so_runtime_file_names_stay_the_same():
+    import hashlib
+    for path in ("/bootflash/guest-share/guestagent/config.yaml", "/tmp/\u00e9t\u00e9.yaml", ""):
+        assert config.path_digest(path) == hashlib.sha1(path.encode("utf-8")).hexdigest()
+    assert os.path.basename(config.document_cache_path("/etc/x.yaml")) == \
+        "guestagent-{}.config.json".format(hashlib.sha1(b"/etc/x.yaml").hexdigest()[:16])
