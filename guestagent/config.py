@@ -8,7 +8,6 @@ embedded default (simulated router, loopback targets, a local Pushgateway).
 import importlib
 import os
 
-from guestagent import iostokens
 from guestagent.schema import (LABEL, REDACTED, Bool, Field, Host, Int, ListOf, Namespace, Num,
                                Problems, Section, Str, Url, join, redact_url)
 
@@ -56,6 +55,7 @@ class Path(Str):
 
 
 def Vrf(help=""):
+    from guestagent import iostokens  # here, as in _check_together: a kept config needs none
     return Str(None, help, valid=(iostokens.is_vrf, VRF_DOC))
 
 
@@ -263,19 +263,36 @@ def parse(text, source="<config>", cache_path=None):
 
     The returned config carries `warnings` (messages that do not stop a cycle) and `lines` (key
     path -> line) as attributes outside its keys. With `cache_path`, the document's data and
-    lines are kept there (`remembered_document`) and YAML is not loaded while the text stays the
-    same."""
-    document = remembered_document(cache_path, text) if cache_path else None
-    if document is None:
+    lines, and once it passed the checks the checked config and its warnings, are kept there
+    (`remembered_document`): while the text, the agent and what the checks read stay the same,
+    neither YAML nor the schema runs again."""
+    kept = remembered_document(cache_path, text) if cache_path else None
+    if kept is None:
         data, lines = _yaml_document(text, source)
-        if cache_path:
-            remember_document(cache_path, text, data, lines)
     else:
-        data, lines = document
-    if data is None:
-        data = {}
+        data, lines = kept["data"], kept["lines"]
+    key = _checked_key(source, data) if cache_path else None
+    if kept is not None:
+        config = _remembered_config(kept, key, lines)
+        if config is not None:
+            return config
+    try:
+        config = _checked(data, source, lines)
+    except ConfigError:
+        if cache_path and kept is None:  # the document is kept: its YAML was fine
+            remember_document(cache_path, text, data, lines)
+        raise
+    if cache_path:
+        checked = _storable(config)
+        if kept is None or checked is not None:
+            remember_document(cache_path, text, data, lines, checked and dict(
+                key=key, config=checked, warnings=config.warnings))
+    return config
+
+
+def _checked(data, source, lines):
     problems, notes = Problems(), Problems()
-    config = schema().check(data, "", problems)
+    config = schema().check({} if data is None else data, "", problems)
     if config is not None:
         _check_together(config, problems, notes)
     if problems:
@@ -310,31 +327,77 @@ def _yaml_document(text, source):
     return data, lines
 
 
-# The parsed document of a config file, kept between cycles: importing PyYAML and parsing cost
-# a cycle more than the rest of its start-up on the router's Python 3.6. Only the YAML step is
-# skipped; the schema checks run every time. The file is written only when the text changed.
-DOCUMENT_CACHE_FORMAT = 1
+# The parsed document of a config file, and the config checked from it, kept between cycles:
+# importing PyYAML and parsing cost a cycle more than the rest of its start-up on the router's
+# Python 3.6, and building the schema (which imports every prober) and checking a tenth of it.
+# The file is written only when the text (or what the checks read) changed.
+DOCUMENT_CACHE_FORMAT = 2
+# The modules whose code makes the checked config from a document (a schema or a check); their
+# size and time of change are part of the key of a kept checked config, so that an edited source
+# tree (same version) checks again.
+SCHEMA_SOURCES = ("config.py", "schema.py", "iostokens.py", "eem.py", "collectors/config.py",
+                  "sla/config.py", "probes/__init__.py", "probes/icmp.py",
+                  "probes/traceroute.py", "probes/dns.py", "probes/http.py",
+                  "probes/throughput.py")
+
+
+def path_digest(path):
+    """The SHA-1 hex digest of a path's text (names of runtime files), without importing hashlib
+    (on Python 3.6 it loads OpenSSL's and every built-in hash: ~2 ms of a cycle's start-up)."""
+    try:
+        from _sha1 import sha1
+    except ImportError:  # an interpreter built without its own SHA-1
+        from hashlib import sha1
+    return sha1(path.encode("utf-8", "replace")).hexdigest()
 
 
 def document_cache_path(config_path):
     """Where the parsed document of `config_path` is kept: the runtime directory (as the early
     lock), one file per config path, readable by this user only."""
-    import hashlib
-    digest = hashlib.sha1(os.path.abspath(config_path).encode("utf-8", "replace")).hexdigest()
+    digest = path_digest(os.path.abspath(config_path))
     runtime = os.environ.get("XDG_RUNTIME_DIR") or "/tmp"
     return os.path.join(runtime, "guestagent-{}.config.json".format(digest[:16]))
 
 
-def _text_digest(text):
-    import hashlib
+def _document_key():
     from guestagent import __version__
-    key = "{}\0{}\0".format(DOCUMENT_CACHE_FORMAT, __version__) + text
-    return hashlib.sha256(key.encode("utf-8", "surrogatepass")).hexdigest()
+    return [DOCUMENT_CACHE_FORMAT, __version__]
+
+
+def _checked_key(source, data):
+    """What the checked config depends on besides the document: the source named in messages,
+    the interpreter, the schema's code (SCHEMA_SOURCES) and, for every string that `~` or `$`
+    would expand (Path), what it expands to here now (HOME, the user database, the
+    environment)."""
+    import sys
+    package = os.path.dirname(os.path.abspath(__file__))
+    stamps = []
+    for name in SCHEMA_SOURCES:
+        try:
+            info = os.stat(os.path.join(package, name))
+            stamps.append([name, info.st_mtime_ns, info.st_size])
+        except OSError:
+            stamps.append([name, None, None])
+    expanded = []
+
+    def walk(value):
+        if isinstance(value, str):
+            if "~" in value or "$" in value:
+                expanded.append([value, os.path.expandvars(os.path.expanduser(value))])
+        elif isinstance(value, list):
+            for item in value:
+                walk(item)
+        elif isinstance(value, dict):
+            for item in value.values():
+                walk(item)
+
+    walk(data)
+    return [source, sys.version, stamps, expanded]
 
 
 def remembered_document(cache_path, text):
-    """(data, lines) kept for exactly this text, or None. A file that is not ours (another
-    user's, writable by others, a link) or does not match is ignored."""
+    """What is kept for exactly this text ({data, lines, checked?}), or None. A file that is not
+    ours (another user's, writable by others, a link) or does not match is ignored."""
     import json
     import stat
     try:
@@ -348,14 +411,50 @@ def remembered_document(cache_path, text):
             return None
         with os.fdopen(os.dup(fd), "rb") as f:
             kept = json.loads(f.read().decode("utf-8"))
-        if not isinstance(kept, dict) or kept.get("digest") != _text_digest(text) or \
-                not isinstance(kept.get("lines"), dict):
+        if not isinstance(kept, dict) or kept.get("key") != _document_key() or \
+                kept.get("text") != text or not isinstance(kept.get("lines"), dict):
             return None
-        return kept.get("data"), kept["lines"]
+        return kept
     except (IOError, OSError, ValueError):
         return None
     finally:
         os.close(fd)
+
+
+def _remembered_config(kept, key, lines):
+    """The checked config kept for this document when its key still holds, else None."""
+    checked = kept.get("checked")
+    if not isinstance(checked, dict) or checked.get("key") != key or \
+            not isinstance(checked.get("config"), dict) or \
+            not isinstance(checked.get("warnings"), list):
+        return None
+    config = _namespaces(checked["config"])
+    object.__setattr__(config, "lines", lines)
+    object.__setattr__(config, "warnings", checked["warnings"])
+    return config
+
+
+def _namespaces(value):
+    if isinstance(value, dict):
+        return Namespace((k, _namespaces(v)) for k, v in value.items())
+    if isinstance(value, list):
+        return [_namespaces(item) for item in value]
+    return value
+
+
+def _storable(config):
+    """The checked config when JSON gives it back as it is (every mapping a Namespace, which
+    _namespaces makes again, or an empty default `{}`), else None: then only the document is
+    kept."""
+    def plain(value):
+        if value is None or isinstance(value, (str, bool, int, float)):
+            return True
+        if isinstance(value, list):
+            return all(plain(item) for item in value)
+        if type(value) is Namespace or (type(value) is dict and not value):
+            return all(isinstance(k, str) and plain(v) for k, v in value.items())
+        return False
+    return config if plain(config) else None
 
 
 def _plain(value):
@@ -369,14 +468,20 @@ def _plain(value):
     return False
 
 
-def remember_document(cache_path, text, data, lines):
-    """Keep (data, lines) for this text; best effort (a cache that cannot be written is no
-    cache)."""
+def remember_document(cache_path, text, data, lines, checked=None):
+    """Keep (data, lines) for this text, and the checked config ({key, config, warnings}) when
+    given; best effort (a cache that cannot be written is no cache)."""
     import json
     if not _plain(data):
         return
-    body = json.dumps({"digest": _text_digest(text), "data": data, "lines": lines},
-                      sort_keys=True).encode("utf-8")
+    kept = {"key": _document_key(), "text": text, "data": data, "lines": lines}
+    if checked is not None:
+        kept["checked"] = checked
+    try:
+        # Keys in their order: a config's mappings read back as they were checked.
+        body = json.dumps(kept).encode("utf-8")
+    except (TypeError, ValueError):
+        return
     partial = "{}.{}.tmp".format(cache_path, os.getpid())
     try:
         fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL |
@@ -406,6 +511,7 @@ def _located(problems, lines, source):
 def _check_together(config, problems, notes=None):
     """Rules that span keys. Parts that failed their own check are None and skipped here;
     `notes` collects what only warrants a warning."""
+    from guestagent import iostokens
     names = {}
     targets = config.targets or []
     for i, target in enumerate(targets):

@@ -7,8 +7,6 @@ problem, naming the key path. `config.py` adds the file name and line.
 import math
 import re
 
-from guestagent import iostokens
-
 _REQUIRED = object()
 
 # Bounds of a number whose field declares none: far beyond any sane setting, small enough that no
@@ -189,6 +187,7 @@ def Int(default=_REQUIRED, help="", **kw):
 
 def is_host(text, scope_ok=True):
     """An IPv4/IPv6 address or a DNS host name (RFC 1123 labels), alike on every Python."""
+    from guestagent import iostokens  # here: a cycle on a kept config checks no host
     return iostokens.is_host(text, scope_ok=scope_ok)
 
 

@@ -674,19 +674,96 @@ def test_a_kept_document_that_does_not_match_is_not_used(tmp_path):
     cached = os.path.join(str(tmp_path), os.path.basename(config.document_cache_path(str(path))))
     with open(cached) as f:
         kept = json.load(f)
-    kept["data"]["targets"][0]["name"] = "planted"
-    for body, mode in ((json.dumps(kept), 0o600), ("not json", 0o600),
-                       (json.dumps(dict(kept, digest="0")), 0o600)):
+    # What is used is the kept checked config while its key holds; without one, the kept
+    # document (checked again); neither when the file is not for this text and this agent.
+    planted = json.loads(json.dumps(kept))
+    planted["checked"]["config"]["targets"][0]["name"] = "planted"
+    document_only = dict(kept)
+    del document_only["checked"]
+    document_only["data"] = json.loads(json.dumps(kept["data"]))
+    document_only["data"]["targets"][0]["name"] = "document"
+    stale = json.loads(json.dumps(planted))
+    stale["checked"]["key"][2][0][1] += 1  # a schema source changed since
+    for body, expected in ((planted, "planted"), (document_only, "document"), (stale, "a"),
+                           ("not json", "a"), (dict(planted, text="targets: []\n"), "a"),
+                           (dict(planted, key=[config.DOCUMENT_CACHE_FORMAT, "0.0.0"]), "a")):
         with open(cached, "w") as f:
-            f.write(body)
-        os.chmod(cached, mode)
-        out = load_in_process(path, tmp_path)
-        assert out["targets"] == (["planted"] if body == json.dumps(kept) else ["a"])
+            f.write(body if isinstance(body, str) else json.dumps(body))
+        os.chmod(cached, 0o600)
+        assert load_in_process(path, tmp_path)["targets"] == [expected]
     # Another user may not plant one: a kept document writable by others is ignored.
     with open(cached, "w") as f:
-        f.write(json.dumps(kept))
+        f.write(json.dumps(planted))
     os.chmod(cached, 0o666)
     assert load_in_process(path, tmp_path)["targets"] == ["a"]
+
+
+_LOAD_ALL = """
+import json, sys
+from guestagent import config
+cfg = config.load(sys.argv[1])
+print(json.dumps({"config": cfg, "keys": [list(cfg)] + [list(v) for v in cfg.values()
+                                                         if isinstance(v, dict)],
+                  "warnings": cfg.warnings, "lines": cfg.lines,
+                  "schema_built": "guestagent.probes.icmp" in sys.modules}))
+"""
+
+
+def load_all_in_process(path, runtime, **env):
+    import subprocess
+    import sys
+    proc = subprocess.run([sys.executable, "-c", _LOAD_ALL, str(path)], stdout=subprocess.PIPE,
+                          stderr=subprocess.PIPE, universal_newlines=True, cwd=ROOT,
+                          env=dict(os.environ, PYTHONPATH=ROOT, XDG_RUNTIME_DIR=str(runtime),
+                                   **env))
+    assert proc.returncode == 0, proc.stderr
+    return json.loads(proc.stdout)
+
+
+def test_an_unchanged_config_is_not_checked_again_and_reads_back_the_same(tmp_path):
+    path = tmp_path / "site.yaml"
+    with open(os.path.join(ROOT, "examples", "router.yaml")) as f:
+        text = f.read()
+    # With a warning (a VRF that Guest Shell's probes do not use) and the defaults of sections
+    # not given, in their order.
+    path.write_text(text + "\npath_discovery: {vrf: blue}\n" if "path_discovery:" not in text
+                    else text.replace("path_discovery:", "path_discovery:\n  vrf: blue", 1))
+    first = load_all_in_process(path, tmp_path)
+    assert first["schema_built"] and first["warnings"]
+    again = load_all_in_process(path, tmp_path)
+    assert not again["schema_built"]
+    for key in ("config", "keys", "warnings", "lines"):
+        assert again[key] == first[key], key
+    # The same as a check without any cache.
+    fresh = config.parse(path.read_text(), str(path))
+    assert again["config"] == json.loads(json.dumps(fresh))
+    assert again["warnings"] == fresh.warnings
+
+
+def test_a_kept_config_follows_the_environment_its_paths_expand(tmp_path):
+    path = tmp_path / "site.yaml"
+    path.write_text("agent: {state_dir: $AGENT_TOP/state}\ntargets: [{host: 127.0.0.1}]\n")
+    for top in ("/var/a", "/var/b", "/var/a"):
+        out = load_all_in_process(path, tmp_path, AGENT_TOP=top)
+        assert out["config"]["agent"]["state_dir"] == top + "/state"
+        assert out["config"]["journal"]["dir"] == top + "/state/journal"
+    # The environment unchanged: the kept config serves.
+    assert not load_all_in_process(path, tmp_path, AGENT_TOP="/var/a")["schema_built"]
+
+
+def test_schema_sources_name_every_module_that_shapes_the_checked_config():
+    package = os.path.join(ROOT, "guestagent")
+    users = set()
+    for directory, _dirs, names in os.walk(package):
+        for name in names:
+            if name.endswith(".py"):
+                with open(os.path.join(directory, name)) as f:
+                    if "guestagent.schema import" in f.read():
+                        users.add(os.path.relpath(os.path.join(directory, name), package))
+    users.discard("cycle.py")  # takes Namespace only
+    assert users <= set(config.SCHEMA_SOURCES)
+    for name in config.SCHEMA_SOURCES:
+        assert os.path.exists(os.path.join(package, name)), name
 
 
 def test_a_document_json_cannot_hold_is_not_kept(tmp_path):
@@ -696,3 +773,11 @@ def test_a_document_json_cannot_hold_is_not_kept(tmp_path):
     path.write_text("targets: [{name: a, host: 127.0.0.1}]\nsla: {objectives: {1: 2026-01-01}}\n")
     first = load_in_process(path, tmp_path)
     assert load_in_process(path, tmp_path) == first and first["yaml_imported"]
+
+
+def test_path_digest_is_sha1_so_runtime_file_names_stay_the_same():
+    import hashlib
+    for path in ("/bootflash/guest-share/guestagent/config.yaml", "/tmp/\u00e9t\u00e9.yaml", ""):
+        assert config.path_digest(path) == hashlib.sha1(path.encode("utf-8")).hexdigest()
+    assert os.path.basename(config.document_cache_path("/etc/x.yaml")) == \
+        "guestagent-{}.config.json".format(hashlib.sha1(b"/etc/x.yaml").hexdigest()[:16])

@@ -12,9 +12,10 @@ GGA), `hdop`, `time` (`hh:mm:ss` UTC), `date` (`YYYY-MM-DD`, RMC), `timestamp_ts
 date and time are known), `speed_knots`, `course_deg`.
 """
 
-import calendar
 import math
 import re
+
+from guestagent.ios.common import timegm
 
 COMMAND = "NMEA 0183 GGA/RMC sentences (lte gps nmea ip udp)"
 
@@ -146,7 +147,7 @@ def parse(text):
         try:
             y, mo, d = (int(p) for p in result["date"].split("-"))
             h, mi, s = (int(p) for p in result["time"].split(":"))
-            result["timestamp_ts"] = calendar.timegm((y, mo, d, h, mi, s, 0, 0, 0))
+            result["timestamp_ts"] = timegm((y, mo, d, h, mi, s, 0, 0, 0))
         except (ValueError, OverflowError):
             pass
     return result
