@@ -99,10 +99,9 @@ def _flock_holder(fd):
 def early_lock(config_path):
     """A lock taken before the config is read (loading it takes seconds on the router): one per
     config file, in the runtime directory. Overlapping EEM runs then exit 3 at once."""
-    import hashlib
     from guestagent import config as configs
     path = os.path.abspath(config_path or configs.default_path())
-    digest = hashlib.sha1(path.encode("utf-8", "replace")).hexdigest()[:16]
+    digest = configs.path_digest(path)[:16]  # the same name as with hashlib, without it
     runtime = os.environ.get("XDG_RUNTIME_DIR") or "/tmp"
     return CycleLock(runtime, "guestagent-{}.lock".format(digest))
 
