@@ -172,6 +172,42 @@ class _Tasks(object):
             self._queue.put(None)
 
 
+def _runs_program(target):
+    """Whether the probe runs a program here (ping, traceroute), which starts at its outset:
+    the others (DNS, HTTP, throughput, IOS's ping) are not waited for."""
+    return target.kind in ("icmp", "traceroute") and getattr(target, "via", None) != "ios"
+
+
+class _Starts(object):
+    """A count of probes whose program has not started yet (a probe that ends, or runs no
+    program, counts as started): `wait()` returns when it is zero, or at the timeout."""
+
+    def __init__(self, count):
+        self._left = count
+        self._zero = threading.Event()
+        self._lock = threading.Lock()
+        if count <= 0:
+            self._zero.set()
+
+    def one(self):
+        """A callable for one probe: counts it the first time it is called."""
+        called = []
+
+        def started():
+            with self._lock:
+                if called:
+                    return
+                called.append(True)
+                self._left -= 1
+                if self._left <= 0:
+                    self._zero.set()
+
+        return started
+
+    def wait(self, timeout_s):
+        return self._zero.wait(timeout_s)
+
+
 class Late(Exception):
     """A task did not return before the cycle stopped waiting for it."""
 
@@ -196,6 +232,7 @@ class Cycle(object):
         self.metric_set = None
         self._sla_pending = None
         self._collected = set()  # router sections done (the rest are reported late)
+        self._starts = None  # _Starts: the probes whose program has not started yet
         self._prepare_step = "waiting"  # the SLA preparation: "running" or "skipped" once taken
         self._prepared = _Future()
         self._lock = threading.Lock()
@@ -272,19 +309,25 @@ class Cycle(object):
     def targets(self):
         return list(self.config.targets)
 
-    def run_probe(self, target):
-        from guestagent import probes
+    def run_probe(self, target, starts=None):
+        """One sample; `starts` (a _Starts) hears once that its program started, or that the
+        probe ended without one."""
+        from guestagent import probes, proc
         from guestagent.config import target_options
         prober = probes.module(target.kind)
         context = Namespace(device=self.device, config=self.config, trigger=self.trigger,
                             state_dir=self.config.agent.state_dir)
+        started = starts.one() if starts is not None else (lambda: None)
         try:
-            sample = prober.probe(target, target_options(self.config, target),
-                                  self.probe_deadline, context)
+            with proc.on_start(started):
+                sample = prober.probe(target, target_options(self.config, target),
+                                      self.probe_deadline, context)
         except Exception as exc:  # a prober bug must not cost the other samples
             from guestagent.probes import common
             sample = common.new_sample(target, target.kind)
             sample["error"] = "probe crashed: {}: {}".format(type(exc).__name__, exc)
+        finally:
+            started()
         if sample.get("error"):
             self.error("probe {}".format(target.name), sample["error"])
         self.say(describe_sample(sample))
@@ -305,13 +348,13 @@ class Cycle(object):
         return Namespace(name="path", host=toward, kind="traceroute", role="path", group=None,
                          via=discovery.via, vrf=discovery.vrf)
 
-    def discover_path(self):
+    def discover_path(self, starts=None):
         """Traceroute toward the anchor; returns the first-hop target or None."""
         discovery = self.config.path_discovery
         target = self.path_target()
         if target is None:
             return None
-        sample = self.run_probe(target)
+        sample = self.run_probe(target, starts)
         self.publish("path", {
             "toward": target.host, "address": sample.get("address"),
             "hops": sample.get("hops") or [], "first_hop": sample.get("first_hop"),
@@ -333,12 +376,24 @@ class Cycle(object):
         grace): what is not back then is a measurement error, and its thread is left behind."""
         targets = self.targets()
         workers = max(1, min(self.config.probes.concurrency, len(targets) + 2)) + 2
+        # Loaded here, once, rather than by fifty threads at once behind the import lock.
+        from guestagent import probes, proc
+        for kind in sorted(set(t.kind for t in targets)):
+            probes.module(kind)
+        proc.prepare()
+        path = self.path_target()
+        runs_program = [t for t in targets if _runs_program(t)]
+        self._starts = starts = _Starts(
+            len(runs_program) + (1 if path is not None and _runs_program(path) else 0))
         tasks = _Tasks(workers)
         try:
             # The probes' programs start first: the router's sections are mostly parsing, and
             # would hold the GIL that each ping's start needs.
-            futures = [(t, tasks.submit(self.run_probe, t)) for t in targets]
-            path_future = tasks.submit(self.discover_path)
+            futures = [(t, tasks.submit(self.run_probe, t,
+                                        starts if _runs_program(t) else None)) for t in targets]
+            path_future = tasks.submit(self.discover_path,
+                                       starts if path is not None and _runs_program(path)
+                                       else None)
             identify_future = tasks.submit(self.identify)
             collect_future = tasks.submit(self.collect_then_prepare)
             try:
@@ -386,6 +441,10 @@ class Cycle(object):
             self._prepare_in_worker()
 
     def _prepare_in_worker(self):
+        # After every probe's program has started: its CPU would delay the last ones' start
+        # (each waits for the GIL, up to the 5 ms switch interval each time).
+        if self._starts is not None:
+            self._starts.wait(max(0.0, self.probe_deadline.remaining()))
         with self._lock:
             if self._prepare_step != "waiting":  # analyse() got there first
                 return

@@ -11,6 +11,7 @@ import os
 import select
 import signal
 import sys
+import threading
 import time
 
 # After SIGKILL, the time we wait for the child to be gone (it cannot refuse; this bounds a
@@ -18,6 +19,31 @@ import time
 KILL_WAIT_S = 1.0
 # How often the child's exit is checked while its pipes stay open (output wakes us sooner).
 EXIT_CHECK_S = 0.25
+
+
+_calling = threading.local()
+
+
+class on_start(object):
+    """`with proc.on_start(callback):` calls `callback()` once a program run by this thread has
+    started (the cycle waits for every probe's program before taking the CPU for other work)."""
+
+    def __init__(self, callback):
+        self.callback = callback
+
+    def __enter__(self):
+        self.saved = getattr(_calling, "started", None)
+        _calling.started = self.callback
+        return self
+
+    def __exit__(self, *exc_info):
+        _calling.started = self.saved
+
+
+def prepare():
+    """What starting a program needs loaded, loaded now (by the thread that starts the
+    probes, before they contend for the import lock)."""
+    _use_posix_spawn()
 
 
 class Result(object):
@@ -39,6 +65,9 @@ def run(argv, timeout_s, grace_s=0.5, env=None):
         proc = _start(argv, env)
     except OSError as exc:
         return Result(argv, None, "", "{}: {}".format(argv[0], exc.strerror or exc), False, True)
+    started = getattr(_calling, "started", None)
+    if started is not None:
+        started()
     out_fd, err_fd = proc.stdout.fileno(), proc.stderr.fileno()
     output = {out_fd: [], err_fd: []}
     open_fds = set(output)
@@ -232,12 +261,8 @@ class _Child(object):
 
 def _posix_spawn(argv, env):
     import ctypes
-    libc = _spawn_lib[0]
-
-    class Opaque(ctypes.Structure):  # room for glibc's file actions, attributes, sigset_t
-        _fields_ = [("space", ctypes.c_longlong * 64)]
-
-    actions, attributes, default_signals = Opaque(), Opaque(), Opaque()
+    libc, opaque = _spawn_lib[0], _opaque()
+    actions, attributes, default_signals = opaque(), opaque(), opaque()
     out_read, out_write = os.pipe()  # not inheritable: only the dup2'd ends reach the child
     err_read, err_write = os.pipe()
     libc.posix_spawn_file_actions_init(ctypes.byref(actions))
@@ -284,10 +309,28 @@ def _posix_spawn(argv, env):
     return _Child(pid.value, out_read, err_read)
 
 
+_opaque_type = []
+
+
+def _opaque():
+    """A ctypes type with room for glibc's file actions, attributes or sigset_t (made once)."""
+    if not _opaque_type:
+        import ctypes
+
+        class Opaque(ctypes.Structure):
+            _fields_ = [("space", ctypes.c_longlong * 64)]
+
+        _opaque_type.append(Opaque)
+    return _opaque_type[0]
+
+
 def _candidates(program, env):
     """Where Popen would look for `program` (bytes): itself when it has a slash, else each
-    directory of the PATH of `env` (or of this process)."""
+    directory of the PATH of `env` (or of this process). The executable ones first: a failed
+    posix_spawn costs a whole clone and exec, a stat does not."""
     if b"/" in program:
         return [program]
-    return [os.path.join(os.fsencode(directory), program)
-            for directory in os.get_exec_path(env)]
+    paths = [os.path.join(os.fsencode(directory), program)
+             for directory in os.get_exec_path(env)]
+    found = [path for path in paths if os.access(path, os.X_OK) and not os.path.isdir(path)]
+    return found + [path for path in paths if path not in found] if found else paths

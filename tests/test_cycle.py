@@ -409,7 +409,7 @@ def test_many_first_cycles_create_the_state_directory_at_once(tmp_path):
 def test_a_crashing_task_is_an_error_not_a_traceback(tmp_path, monkeypatch):
     from guestagent import config as configs, cycle as cycles
 
-    def broken(self):
+    def broken(self, *args):
         raise RuntimeError("bug in path discovery")
 
     monkeypatch.setattr(cycles.Cycle, "discover_path", broken)
