@@ -7,9 +7,8 @@ slows every start-up), and every venv sits on a base interpreter built under bui
 from the chosen interpreter: its binary (copied: Python finds its prefix from the binary's own
 path, and would follow a symlink back to the original) and its standard library (symlinked),
 with an empty site-packages. The interpreter as installed here may hold .pth files in its
-site-packages that the router's Python has not (this machine's `_sandboxing_egress_ca.pth`
-imports certifi at every start-up, which a --system-site-packages venv holding certifi pays on
-every run); the output names the files left out, and prints, once, `python -c pass` of the
+site-packages that the router's Python has not (one of this machine's imports certifi at
+every start-up, which a --system-site-packages venv holding certifi pays on every run); the output names the files left out, and prints, once, `python -c pass` of the
 interpreter as installed for reference.
 - `--deps guestshell` (the router's): the offline bundle (`guestagent bundle`, the Guest Shell
   wheels of .cache/wheels/guestshell) installed by the bundle's own install.sh into a venv of
