@@ -14,8 +14,8 @@ time and never a reordered history.
 """
 
 import bisect
-import calendar
 import time
+from operator import itemgetter
 
 from guestagent import quality
 
@@ -393,29 +393,36 @@ def member_intervals(records, interval_s, start_ts=None, end_ts=None):
     return out
 
 
+_FIRST = itemgetter(0)
+
+
 def segments_of(intervals, mode="all"):
     """Sweep over members' intervals: counts of known and of available members between
     consecutive boundaries give the group's state (n log n, for months of samples)."""
     events = []
+    append = events.append
     for lo, hi, up in intervals:
-        events.append((lo, 1, up))
-        events.append((hi, -1, up))
-    events.sort(key=lambda e: e[0])
+        append((lo, 1, up))
+        append((hi, -1, up))
+    events.sort(key=_FIRST)
+    any_mode = mode != "all"
     segments = []
     known = available = 0
-    i = 0
-    while i < len(events):
+    i, count = 0, len(events)
+    while i < count:
         t = events[i][0]
-        while i < len(events) and events[i][0] == t:
-            _, delta, up = events[i]
+        while i < count:
+            at, delta, up = events[i]
+            if at != t:
+                break
             known += delta
             if up:
                 available += delta
             i += 1
-        if known <= 0 or i >= len(events):
+        if known <= 0 or i >= count:
             continue
         nxt = events[i][0]
-        up = (available == known) if mode == "all" else (available > 0)
+        up = (available > 0) if any_mode else (available == known)
         if segments and segments[-1][1] == t and segments[-1][2] == up:
             segments[-1] = (segments[-1][0], nxt, up)
         else:
@@ -449,17 +456,28 @@ def buckets(start_ts, end_ts, by):
     return out
 
 
+def _timegm(year, month, day):
+    """calendar.timegm of a date at 00:00 UTC (proleptic Gregorian days since 1970-01-01): the
+    calendar module costs start-up for this one function."""
+    year -= month <= 2
+    era = year // 400
+    of_era = year - era * 400
+    of_year = (153 * ((month + 9) % 12) + 2) // 5 + day - 1
+    days = era * 146097 + of_era * 365 + of_era // 4 - of_era // 100 + of_year - 719468
+    return days * 86400
+
+
 def _floor(ts, by):
     tm = time.gmtime(ts)
     if by == "hour":
-        return calendar.timegm((tm.tm_year, tm.tm_mon, tm.tm_mday, tm.tm_hour, 0, 0))
-    day = calendar.timegm((tm.tm_year, tm.tm_mon, tm.tm_mday, 0, 0, 0))
+        return _timegm(tm.tm_year, tm.tm_mon, tm.tm_mday) + tm.tm_hour * 3600
+    day = _timegm(tm.tm_year, tm.tm_mon, tm.tm_mday)
     if by == "day":
         return day
     if by == "week":
         return day - tm.tm_wday * 86400
     if by == "month":
-        return calendar.timegm((tm.tm_year, tm.tm_mon, 1, 0, 0, 0))
+        return _timegm(tm.tm_year, tm.tm_mon, 1)
     raise ValueError("unknown aggregation interval {!r}".format(by))
 
 
@@ -472,7 +490,7 @@ def _next(ts, by):
         return ts + 7 * 86400
     tm = time.gmtime(ts)
     year, month = (tm.tm_year + 1, 1) if tm.tm_mon == 12 else (tm.tm_year, tm.tm_mon + 1)
-    return calendar.timegm((year, month, 1, 0, 0, 0))
+    return _timegm(year, month, 1)
 
 
 def _label(ts, by):

@@ -44,6 +44,7 @@ class Working(object):
         self._prune = {}
         self._prune_outages_before = None
         self.pending_reports = 0
+        self.thresholds = None  # apply._Thresholds of this pass's config
 
     # -- what apply.py uses ----------------------------------------------------------------------
     # What apply.py is given it does not change in place but replaces (outage_step, _verdicts
@@ -95,14 +96,22 @@ class Working(object):
     def insert_sample(self, point_id, record):
         values = record["values"]
         verdicts = record.get("within") or {}
-        self._samples.setdefault(point_id, []).append({
+        delay, loss, jitter = (verdicts.get("delay_ms"), verdicts.get("loss_ratio"),
+                               verdicts.get("jitter_ms"))
+        available = record["available"]
+        samples = self._samples.get(point_id)
+        if samples is None:
+            samples = self._samples[point_id] = []
+        # As the store keeps them (0/1/NULL) and gives them back: bool or None.
+        samples.append({
             "ts": record["ts"], "error": bool(record["error"]),
-            "available": _bool(_int(record["available"])), "sent": record.get("sent"),
-            "received": record.get("received"),
+            "available": None if available is None else bool(available),
+            "sent": record.get("sent"), "received": record.get("received"),
             "values": {"delay_ms": values.get("delay_ms"), "loss_ratio": values.get("loss_ratio"),
                        "jitter_ms": values.get("jitter_ms")},
-            "within": dict((c, _bool(_int(verdicts.get(c))))
-                           for c in ("delay_ms", "loss_ratio", "jitter_ms"))})
+            "within": {"delay_ms": None if delay is None else bool(delay),
+                       "loss_ratio": None if loss is None else bool(loss),
+                       "jitter_ms": None if jitter is None else bool(jitter)}})
         self._rows[point_id]["sample_count"] += 1
 
     def window_values(self, point_id, since_ts, before_ts):
@@ -202,7 +211,9 @@ class Working(object):
     def add_counter(self, point_id, name, amount):
         if not amount:
             return
-        values = self._counters.setdefault(point_id, {})
+        values = self._counters.get(point_id)
+        if values is None:
+            values = self._counters[point_id] = {}
         values[name] = values.get(name, 0.0) + amount
         self._dirty_counters.add((point_id, name))
 
