@@ -45,45 +45,54 @@ def normalize(sample, loss_max, rtt_max_ms, default_ts=None):
     sample has none, `delay_of`) <= rtt_max_ms; a sample with no reply is unavailable; a
     measurement error is neither (available None).
     """
-    kind = sample.get("kind") or "icmp"
-    if kind in ("traceroute", "throughput"):
+    get = sample.get  # once per sample of every report replayed: the lookups add up
+    kind = get("kind") or "icmp"
+    if kind == "traceroute" or kind == "throughput":
         return None  # a path and a capacity test: no availability of their own
     if kind == "dns":
-        sent, received = sample.get("queries_sent"), sample.get("queries_answered")
-        delay = (sample.get("response_ms") or {}).get("median")
+        sent, received = get("queries_sent"), get("queries_answered")
+        delay = (get("response_ms") or {}).get("median")
     elif kind == "http":
-        sent, received = sample.get("requests_sent"), sample.get("requests_ok")
-        delay = ((sample.get("phases_ms") or {}).get("total") or {}).get("median")
+        sent, received = get("requests_sent"), get("requests_ok")
+        delay = ((get("phases_ms") or {}).get("total") or {}).get("median")
     else:
-        sent, received = sample.get("sent"), sample.get("received")
-        delay = delay_of(sample.get("rtt_ms"))
-    loss = sample.get("loss_ratio")
+        sent, received = get("sent"), get("received")
+        rtt_ms = get("rtt_ms") or {}  # delay_of(rtt_ms), inline
+        delay = rtt_ms.get("median")
+        if delay is None:
+            delay = rtt_ms.get("avg")
+    loss = get("loss_ratio")
+    reachable = get("reachable")
     if loss is None and sent:
         loss = (sent - (received or 0)) / float(sent)
-    if loss is None and sample.get("reachable") is not None:
-        loss = 0.0 if sample["reachable"] else 1.0
-    error = bool(sample.get("error"))
+    if loss is None and reachable is not None:
+        loss = 0.0 if reachable else 1.0
+    error = bool(get("error"))
     if loss is None and not error:
         return None
-    ts = sample.get("started")
+    ts = get("started")
     if ts is None:
         ts = default_ts
-    record = {
-        "ts": float(ts), "target": sample.get("target"), "kind": kind,
-        "role": sample.get("role") or "target", "groups": list(sample.get("group") or []),
-        "error": error, "sent": None if error else sent, "received": None if error else received,
-        "values": {"delay_ms": None, "loss_ratio": None, "jitter_ms": None}, "within": {},
-    }
     if error:
-        record["available"] = None
-        return record
-    record["values"] = {"delay_ms": delay, "loss_ratio": loss,
-                        "jitter_ms": sample.get("jitter_ms") if kind != "dns" else None}
-    replied = (received is None or received > 0) and sample.get("reachable") is not False
+        return {
+            "ts": float(ts), "target": get("target"), "kind": kind,
+            "role": get("role") or "target", "groups": list(get("group") or []),
+            "error": True, "sent": None, "received": None,
+            "values": {"delay_ms": None, "loss_ratio": None, "jitter_ms": None}, "within": {},
+            "available": None,
+        }
+    replied = (received is None or received > 0) and reachable is not False
     # No delay despite replies (IOS stopped before its summary line): loss alone decides.
     delay_ok = delay <= rtt_max_ms if delay is not None else (received or 0) > 0
-    record["available"] = bool(replied and delay_ok and loss <= loss_max)
-    return record
+    return {
+        "ts": float(ts), "target": get("target"), "kind": kind,
+        "role": get("role") or "target", "groups": list(get("group") or []),
+        "error": False, "sent": sent, "received": received,
+        "values": {"delay_ms": delay, "loss_ratio": loss,
+                   "jitter_ms": get("jitter_ms") if kind != "dns" else None},
+        "within": {},
+        "available": bool(replied and delay_ok and loss <= loss_max),
+    }
 
 
 def delay_of(rtt_ms):
