@@ -100,6 +100,7 @@ def apply_report(store, sla_config, interval_s, report, now_ts=None, reuse_basel
     thresholds = _thresholds_of(store, sla_config, interval_s)
     prune_before = now_ts - sla_config["retention_days"] * 86400.0
     add_counter = store.add_counter
+    cap_s = 2.0 * interval_s
     points = {}
     for record, cfg, by_column in sorted(_records(report, thresholds), key=_by_target):
         target = record["target"]
@@ -113,7 +114,10 @@ def apply_report(store, sla_config, interval_s, report, now_ts=None, reuse_basel
                                                            record["ts"] < last_ts)
         # The previous sample of this point now knows how much time it stood for.
         if last_ts is not None and not point["last_error"]:
-            span = engine.span_s(last_ts, record["ts"], interval_s)
+            # engine.span_s(last_ts, record["ts"], interval_s), inline
+            span = record["ts"] - last_ts
+            span = span if span > 0.0 else 0.0
+            span = cap_s if cap_s < span else span
             add_counter(pid, "known_seconds", span)
             if point["last_available"]:
                 add_counter(pid, "available_seconds", span)
@@ -476,4 +480,4 @@ def _group_today(state, mode, today):
 def _counters_of(counters, kind):
     """The running totals that apply to this kind of test point."""
     skip = "packets_" if kind == "dns" else "dns_"
-    return dict((k, v) for k, v in counters.items() if not k.startswith(skip))
+    return {k: v for k, v in counters.items() if not k.startswith(skip)}

@@ -218,7 +218,7 @@ class Working(object):
         self._dirty_counters.add((point_id, name))
 
     def counters(self, point_id):
-        out = dict((name, 0.0) for name in COUNTERS)
+        out = dict.fromkeys(COUNTERS, 0.0)
         out.update(self._counters.get(point_id) or {})
         return out
 
