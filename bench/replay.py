@@ -13,14 +13,14 @@ Each figure comes from a child process per revision (the tree's own package on P
 older one extracted with `git archive`), run alternately (old, new, new, old, ...) for
 `--rounds` rounds; each child builds the same store from the same seed (3 days of history, then
 cycles as `cycle.py` runs them: section, journal line with its position, commit every 32), stops
-`--pending` reports after a commit, and times the pass `--repeat` times with
-`time.process_time` (the collector off, as `sla.begin_store` has it). The figures are medians
-over the repeats and then over the rounds. The reports are synthetic (`synthetic_report`), sized
-like a real one (about 17 KB at 10 test points and 71 KB at 50, their `sla` sections included). The last line says whether both revisions gave
-the same `sla` section for the cycle's own report. The own report is one of the 11 cycles in 12
-that find no baseline due (`baseline_refresh_s`: 3600 s at 300 s a cycle); one that does reads
-the 14-day window from the store, which costs far more and is not timed here. Figures only;
-nothing is asserted.
+`--pending` reports after a commit, and times the pass `--repeat` times with `time.process_time`
+(the collector off, as `sla.begin_store` has it). The figures are medians over the repeats and
+then over the rounds. The reports are synthetic (`synthetic_report`), sized like a real one
+(about 17 KB at 10 test points and 71 KB at 50, their `sla` sections included). The last line
+says whether both revisions gave the same `sla` section for the cycle's own report. The own
+report is one of the 11 cycles in 12 that find no baseline due (`baseline_refresh_s`: 3600 s at
+300 s a cycle); one that does reads the 14-day window from the store, which costs far more and
+is not timed here. Figures only; nothing is asserted.
 """
 
 import argparse

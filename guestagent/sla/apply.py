@@ -423,34 +423,44 @@ def _group_state(store, kept, mode, present, points, interval_s, today):
     if not present:
         return {"day": today, "mode": mode, "members": [], "frontier": None,
                 "sums": {str(today): [0.0, 0.0], str(today + DAY_S): [0.0, 0.0]}, "tail": []}
+    items = [points[m] for m in present]
+    reach = None  # min(item["record"]["ts"] for item in items), in the loop below
+    stepped = False
+    for item in items:
+        ts = item["record"]["ts"]
+        if reach is None or ts < reach:
+            reach = ts
+        if item["stepped"]:
+            stepped = True
+    key = str(today)
     sums = (kept or {}).get("sums") or {}
-    valid = (isinstance(kept, dict) and kept.get("mode") == mode and
-             kept.get("members") == present and str(today) in sums and
-             kept.get("day") in (today, today - DAY_S) and
-             not any(points[m]["stepped"] for m in present))
+    valid = (not stepped and isinstance(kept, dict) and kept.get("mode") == mode and
+             kept.get("members") == present and key in sums and
+             kept.get("day") in (today, today - DAY_S))
     if valid:
         if kept["day"] != today:
-            sums = {str(today): sums[str(today)], str(today + DAY_S): [0.0, 0.0]}
+            sums = {key: sums[key], str(today + DAY_S): [0.0, 0.0]}
         # Read only (the new tail is made of new lists): no copies.
         tail = list(kept.get("tail") or [])
-        for m in present:
-            tail.extend(points[m]["closed"])
+        for item in items:
+            tail.extend(item["closed"])
         frontier = kept.get("frontier")
     else:
-        sums = {str(today): [0.0, 0.0], str(today + DAY_S): [0.0, 0.0]}
+        sums = {key: [0.0, 0.0], str(today + DAY_S): [0.0, 0.0]}
         tail = []
-        for m in present:
-            records = store.records(points[m]["point"], since_ts=today)
+        for item in items:
+            records = store.records(item["point"], since_ts=today)
             tail.extend(engine.member_intervals(records, interval_s, today, None))
         frontier = None
-    reach = min(points[m]["record"]["ts"] for m in present)
     if frontier is not None:
         reach = max(reach, frontier)
-    settled = []
+    settled, rest = [], []
     for lo, hi, up in tail:
-        hi = min(hi, reach)
-        if lo < hi:
-            settled.append((lo, hi, up))
+        top = reach if reach < hi else hi  # min(hi, reach)
+        if lo < top:
+            settled.append((lo, top, up))
+        if hi > reach:
+            rest.append([reach if reach > lo else lo, hi, up])  # max(lo, reach)
     segments = engine.segments_of(settled, mode) if settled else ()
     for start, pair in sorted(sums.items()):
         start = float(start)
@@ -461,9 +471,8 @@ def _group_state(store, kept, mode, present, points, interval_s, today):
             pair[0] += add
             if up:
                 pair[1] += add
-    tail = [[max(lo, reach), hi, up] for lo, hi, up in tail if hi > reach]
     return {"day": today, "mode": mode, "members": present, "frontier": reach,
-            "sums": sums, "tail": tail}
+            "sums": sums, "tail": rest}
 
 
 def _group_today(state, mode, today):
