@@ -23,12 +23,13 @@ def records_of(report, sla_config, interval_s):
 def _records(report, thresholds):
     """(record, effective config, {column: engine.Thresholds}) of the report's samples."""
     started_ts = (report.get("cycle") or {}).get("started_ts")
+    known = thresholds.by_target
     out = []
     for sample in report.get("probes") or []:
         target = sample.get("target")
         if not target:
             continue
-        cfg, by_column = thresholds.of(target)
+        cfg, by_column = known.get(target) or thresholds.of(target)
         record = engine.normalize(sample, cfg["loss_max"], cfg["rtt_max_ms"], started_ts)
         if record is not None:
             out.append((record, cfg, by_column))
@@ -43,15 +44,15 @@ class _Thresholds(object):
         self.sla_config = sla_config
         self.interval_s = interval_s
         self.max_samples = sla_config_module.max_samples(sla_config, interval_s)
-        self._by_target = {}
+        self.by_target = {}
         self._groups = {}
 
     def of(self, target):
-        found = self._by_target.get(target)
+        found = self.by_target.get(target)
         if found is None:
             cfg = sla_config_module.effective(self.sla_config, self.interval_s, target)
             found = (cfg, dict((c, engine.Thresholds(c, cfg)) for c in engine.COLUMNS))
-            self._by_target[target] = found
+            self.by_target[target] = found
         return found
 
     def groups_of(self, points):
@@ -107,6 +108,7 @@ def apply_report(store, sla_config, interval_s, report, now_ts=None, reuse_basel
         point = store.point(target, record["kind"], record["role"], record["groups"])
         pid = point["id"]
         day = _day_sums(store, point, today, interval_s)
+        parts = [(float(start), part) for start, part in sorted(day["sums"].items())]
         earlier = points.get(target)
         closed = list(earlier["closed"]) if earlier else []
         last_ts = point["last_ts"]
@@ -124,7 +126,7 @@ def apply_report(store, sla_config, interval_s, report, now_ts=None, reuse_basel
             if span > 0:
                 interval = [last_ts, last_ts + span, bool(point["last_available"])]
                 closed.append(interval)
-                _add_interval(day, interval)
+                _add_interval(parts, interval)
         error = record["error"]
         if not error:
             if record["kind"] == "dns":
@@ -138,7 +140,7 @@ def apply_report(store, sla_config, interval_s, report, now_ts=None, reuse_basel
             baselines = _verdicts(store, pid, record, cfg, baselines,
                                   None if reported is None else reported.get(target),
                                   by_column)
-            _add_verdicts(day, record)
+            _add_verdicts(parts, record)
         store.insert_sample(pid, record)
         state = point["outage_state"] or engine.new_outage_state()
         if not error:
@@ -200,11 +202,11 @@ def _day_sums(store, point, today, interval_s):
     return out
 
 
-def _add_interval(day, interval):
+def _add_interval(parts, interval):
+    """Add an interval a sample stood for to the day's [(start, sums)], by start."""
     lo, hi, up = interval
-    for start, part in sorted(day["sums"].items()):
+    for start, part in parts:
         # engine._overlap(lo, hi, start, None), inline: max(0.0, hi - max(lo, start))
-        start = float(start)
         add = hi - (start if start > lo else lo)
         add = add if add > 0.0 else 0.0
         part["known_s"] += add
@@ -212,13 +214,13 @@ def _add_interval(day, interval):
             part["available_s"] += add
 
 
-def _add_verdicts(day, record):
+def _add_verdicts(parts, record):
     if record["error"]:
         return
     verdicts = record.get("within") or {}
     ts = record["ts"]
-    for start, part in sorted(day["sums"].items()):
-        if ts < float(start):
+    for start, part in parts:
+        if ts < start:
             continue
         counts = part["fa"]
         for column in engine.COLUMNS:

@@ -12,7 +12,7 @@ the caller's transaction.
 
 import json
 
-from guestagent.sla.store import COUNTERS, _bool, _compact, _int
+from guestagent.sla.store import COUNTERS, _compact
 
 
 class Working(object):
@@ -85,8 +85,11 @@ class Working(object):
     def save_point(self, point_id, last_ts, last_error, last_available, outage_state,
                    baselines):
         row = self._rows[point_id]
-        row.update(last_ts=last_ts, last_error=int(last_error), last_available=_int(
-            last_available), outage_state=outage_state, baselines=baselines)
+        row["last_ts"] = last_ts
+        row["last_error"] = int(last_error)
+        row["last_available"] = None if last_available is None else int(bool(last_available))
+        row["outage_state"] = outage_state
+        row["baselines"] = baselines
         self._dirty_points.add(point_id)
 
     def set_today(self, point_id, today):
