@@ -467,9 +467,10 @@ def _group_state(store, kept, mode, present, points, interval_s, today):
     for start, pair in sorted(sums.items()):
         start = float(start)
         for s, e, up in segments:
+            if e <= start:
+                continue  # it would add 0.0 (tomorrow's sums, before midnight): no change
             # engine._overlap(s, e, start, None), inline
             add = e - (start if start > s else s)
-            add = add if add > 0.0 else 0.0
             pair[0] += add
             if up:
                 pair[1] += add
