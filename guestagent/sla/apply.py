@@ -100,7 +100,6 @@ def apply_report(store, sla_config, interval_s, report, now_ts=None, reuse_basel
     reported = _reported_targets(report) if reuse_baselines else None
     thresholds = _thresholds_of(store, sla_config, interval_s)
     prune_before = now_ts - sla_config["retention_days"] * 86400.0
-    add_counter = store.add_counter
     cap_s = 2.0 * interval_s
     points = {}
     for record, cfg, by_column in sorted(_records(report, thresholds), key=_by_target):
@@ -114,15 +113,16 @@ def apply_report(store, sla_config, interval_s, report, now_ts=None, reuse_basel
         last_ts = point["last_ts"]
         stepped = bool(earlier and earlier["stepped"]) or (last_ts is not None and
                                                            record["ts"] < last_ts)
+        adds = []  # (counter, amount): one call for the sample's counters
         # The previous sample of this point now knows how much time it stood for.
         if last_ts is not None and not point["last_error"]:
             # engine.span_s(last_ts, record["ts"], interval_s), inline
             span = record["ts"] - last_ts
             span = span if span > 0.0 else 0.0
             span = cap_s if cap_s < span else span
-            add_counter(pid, "known_seconds", span)
+            adds.append(("known_seconds", span))
             if point["last_available"]:
-                add_counter(pid, "available_seconds", span)
+                adds.append(("available_seconds", span))
             if span > 0:
                 interval = [last_ts, last_ts + span, bool(point["last_available"])]
                 closed.append(interval)
@@ -130,11 +130,11 @@ def apply_report(store, sla_config, interval_s, report, now_ts=None, reuse_basel
         error = record["error"]
         if not error:
             if record["kind"] == "dns":
-                add_counter(pid, "dns_queries_sent", record["sent"] or 0)
-                add_counter(pid, "dns_queries_answered", record["received"] or 0)
+                adds.append(("dns_queries_sent", record["sent"] or 0))
+                adds.append(("dns_queries_answered", record["received"] or 0))
             else:
-                add_counter(pid, "packets_sent", record["sent"] or 0)
-                add_counter(pid, "packets_received", record["received"] or 0)
+                adds.append(("packets_sent", record["sent"] or 0))
+                adds.append(("packets_received", record["received"] or 0))
         baselines = point["baselines"] or {}
         if not error:
             baselines = _verdicts(store, pid, record, cfg, baselines,
@@ -146,13 +146,14 @@ def apply_report(store, sla_config, interval_s, report, now_ts=None, reuse_basel
         if not error:
             state, events, added = engine.outage_step(state, record["ts"], record["available"],
                                                       cfg["outage_min_s"], cfg["restore_min_s"])
-            add_counter(pid, "outage_seconds", added)
+            adds.append(("outage_seconds", added))
             for event in events:
                 if event[0] == "started":
                     store.open_outage(pid, event[1])
-                    add_counter(pid, "outages", 1)
+                    adds.append(("outages", 1))
                 else:
                     store.close_outage(pid, event[1], event[2])
+        store.add_counters(pid, adds)
         store.save_point(pid, record["ts"], error, record["available"], state, baselines)
         store.set_today(pid, day)
         store.prune(pid, prune_before, thresholds.max_samples)

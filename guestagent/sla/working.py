@@ -220,6 +220,18 @@ class Working(object):
         values[name] = values.get(name, 0.0) + amount
         self._dirty_counters.add((point_id, name))
 
+    def add_counters(self, point_id, amounts):
+        """add_counter of each (name, amount), in order."""
+        values = None
+        for name, amount in amounts:
+            if amount:
+                if values is None:
+                    values = self._counters.get(point_id)
+                    if values is None:
+                        values = self._counters[point_id] = {}
+                values[name] = values.get(name, 0.0) + amount
+                self._dirty_counters.add((point_id, name))
+
     def counters(self, point_id):
         out = dict.fromkeys(COUNTERS, 0.0)
         out.update(self._counters.get(point_id) or {})
