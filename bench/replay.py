@@ -128,79 +128,116 @@ def fill(path, points, rng):
     store.close()
 
 
-def child(points, pending_count, repeat):
-    """Build the state, then time the replay; prints one JSON line."""
-    import gc
+MODULES = ("guestagent.sinks.journal", "guestagent.sla.apply", "guestagent.sla.config",
+           "guestagent.sla.store", "guestagent.sla.working")
+
+
+def load(tree):
+    """The modules the replay uses, imported from `tree`: each tree's functions keep their own
+    module globals, and none of these imports guestagent lazily on the timed path, so two trees
+    can be timed turn about in one process."""
+    import importlib
+    for name in [n for n in sys.modules if n == "guestagent" or n.startswith("guestagent.")]:
+        del sys.modules[name]
+    sys.path.insert(0, tree)
+    try:
+        return dict((name.rsplit(".", 1)[1], importlib.import_module(name)) for name in MODULES)
+    finally:
+        sys.path.remove(tree)
+
+
+def build_state(work, points, pending_count):
+    """The store and journal `pending_count` reports after a commit, through the package
+    imported now (the cycle's own path); returns the cycle's next report."""
     from guestagent import sla
     from guestagent.sinks import journal
-    from guestagent.sla import apply as updating
     from guestagent.sla import config as sla_config_module
-    from guestagent.sla import store as stores
-    from guestagent.sla import working as workings
+    rng = random.Random(5)
+    path = os.path.join(work, "sla.sqlite3")
+    journal_dir = os.path.join(work, "journal")
+    fill(path, points, rng)
+    cfg = sla_config_module.SCHEMA.defaults()
+    cfg["commit_every"] = COMMIT_EVERY
+    ts = START + HISTORY_DAYS * 86400
+    committed_at = None
+    count = 0
+    while committed_at is None or count <= committed_at + pending_count:
+        rep = synthetic_report(ts, points, rng)
+        pending = sla.begin_store(path, cfg, INTERVAL_S, rep, journal_dir)
+        rep["sla"] = pending.section
+        journal.append(journal_dir, json.dumps(rep, separators=(",", ":")), 6 * 1024 * 1024, 2)
+        flush = pending.flush
+        error = pending.commit(journal.end_position(os.path.join(journal_dir,
+                                                                 journal.CURRENT)))
+        if error:
+            raise SystemExit("commit failed: " + error)
+        if flush and count >= COMMIT_EVERY:
+            committed_at = count
+        count += 1
+        ts += INTERVAL_S
+    return path, journal_dir, synthetic_report(ts, points, rng)
+
+
+def one_pass(m, path, journal_dir, own):
+    """The SLA pass as `sla._begin_store` runs it, timed: (parse, apply per replayed report,
+    own report, replayed, digest of the own report's section); rolled back."""
+    cfg = m["config"].SCHEMA.defaults()
+    cfg["commit_every"] = COMMIT_EVERY
+    store, _ = m["store"].Store.open(path)
+    try:
+        store.begin()
+        working = m["working"].Working(store)
+        t0 = time.process_time()
+        missed, found = m["journal"].after(journal_dir, working.meta("last_cycle_id"),
+                                           limit=COMMIT_EVERY + 21,
+                                           position=working.meta("last_cycle_position"))
+        t1 = time.process_time()
+        for old in missed:
+            points_of = m["apply"].apply_report(working, cfg, INTERVAL_S, old,
+                                                reuse_baselines=True)
+            m["apply"].advance(working, cfg, INTERVAL_S, old, points_of)
+            working.set_meta("last_cycle_id", old["cycle"]["id"])
+            working.set_meta("last_cycle_ts", old["cycle"]["started_ts"])
+        t2 = time.process_time()
+        points_of = m["apply"].apply_report(working, cfg, INTERVAL_S, own)
+        section = m["apply"].build_section(working, cfg, INTERVAL_S, own, points_of)
+        t3 = time.process_time()
+    finally:
+        store.rollback()
+        store.close()
+    if not found or not missed:
+        raise SystemExit("the replay found nothing to replay")
+    digest = hashlib.sha256(json.dumps(section, sort_keys=True).encode()).hexdigest()
+    return (t1 - t0) / len(missed), (t2 - t1) / len(missed), t3 - t2, len(missed), digest
+
+
+def child(points, pending_count, repeat, trees):
+    """Build the state with the first tree, then time passes of each tree turn about
+    (A B B A ...); prints one JSON line."""
+    import gc
     work = tempfile.mkdtemp(prefix=".bench-replay-", dir=ROOT)
     try:
-        rng = random.Random(5)
-        path = os.path.join(work, "sla.sqlite3")
-        journal_dir = os.path.join(work, "journal")
-        fill(path, points, rng)
-        cfg = sla_config_module.SCHEMA.defaults()
-        cfg["commit_every"] = COMMIT_EVERY
-        ts = START + HISTORY_DAYS * 86400
-        committed_at = None
-        count = 0
-        while committed_at is None or count <= committed_at + pending_count:
-            rep = synthetic_report(ts, points, rng)
-            pending = sla.begin_store(path, cfg, INTERVAL_S, rep, journal_dir)
-            rep["sla"] = pending.section
-            journal.append(journal_dir, json.dumps(rep, separators=(",", ":")),
-                           6 * 1024 * 1024, 2)
-            flush = pending.flush
-            error = pending.commit(journal.end_position(os.path.join(journal_dir,
-                                                                     journal.CURRENT)))
-            if error:
-                raise SystemExit("commit failed: " + error)
-            if flush and count >= COMMIT_EVERY:
-                committed_at = count
-            count += 1
-            ts += INTERVAL_S
-        own = synthetic_report(ts, points, rng)
-        line_bytes = os.path.getsize(os.path.join(journal_dir, journal.CURRENT))
-        parse_s, apply_s, own_s, digest, replayed = [], [], [], None, 0
+        load(trees[-1][1])  # the state as the current tree's cycles leave it
+        path, journal_dir, own = build_state(work, points, pending_count)
+        modules = [(label, load(tree)) for label, tree in trees]
+        out = dict((label, {"parse_s": [], "apply_s": [], "own_s": []}) for label, _ in trees)
         gc.disable()
-        for _ in range(repeat):
-            store, _ = stores.Store.open(path)
-            store.begin()
-            working = workings.Working(store)
-            t0 = time.process_time()
-            missed, found = journal.after(journal_dir, working.meta("last_cycle_id"),
-                                          limit=COMMIT_EVERY + 21,
-                                          position=working.meta("last_cycle_position"))
-            t1 = time.process_time()
-            for old in missed:
-                points_of = updating.apply_report(working, cfg, INTERVAL_S, old,
-                                                  reuse_baselines=True)
-                updating.advance(working, cfg, INTERVAL_S, old, points_of)
-                working.set_meta("last_cycle_id", old["cycle"]["id"])
-                working.set_meta("last_cycle_ts", old["cycle"]["started_ts"])
-            t2 = time.process_time()
-            points_of = updating.apply_report(working, cfg, INTERVAL_S, own)
-            section = updating.build_section(working, cfg, INTERVAL_S, own, points_of)
-            t3 = time.process_time()
-            store.rollback()
-            store.close()
-            if not found or not missed:
-                raise SystemExit("the replay found nothing to replay")
-            replayed = len(missed)
-            parse_s.append((t1 - t0) / len(missed))
-            apply_s.append((t2 - t1) / len(missed))
-            own_s.append(t3 - t2)
-            digest = hashlib.sha256(json.dumps(section, sort_keys=True).encode()).hexdigest()
+        for label, m in modules:
+            one_pass(m, path, journal_dir, own)  # warm: first calls, the OS's caches
+        for n in range(repeat):
+            for label, m in (modules if n % 2 == 0 else modules[::-1]):
+                parse_s, apply_s, own_s, replayed, digest = one_pass(m, path, journal_dir, own)
+                figures = out[label]
+                figures["parse_s"].append(parse_s)
+                figures["apply_s"].append(apply_s)
+                figures["own_s"].append(own_s)
+                figures.update(replayed=replayed, digest=digest)
         gc.enable()
-        print(json.dumps({"points": points, "replayed": replayed,
-                          "journal_bytes": line_bytes,
-                          "parse_s": statistics.median(parse_s),
-                          "apply_s": statistics.median(apply_s),
-                          "own_s": statistics.median(own_s), "digest": digest}))
+        for figures in out.values():
+            for key in ("parse_s", "apply_s", "own_s"):
+                figures[key] = statistics.median(figures[key])
+        print(json.dumps({"points": points, "journal_bytes": os.path.getsize(
+            os.path.join(journal_dir, "reports.jsonl")), "trees": out}))
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
@@ -215,12 +252,11 @@ def extract(rev, into):
     return tree
 
 
-def run_child(package_root, points, pending, repeat):
-    env = dict(os.environ, PYTHONPATH=package_root)
+def run_child(trees, points, pending, repeat):
     output = subprocess.check_output(
         [sys.executable, os.path.abspath(__file__), "--child", "--points", str(points),
-         "--pending", str(pending), "--repeat", str(repeat)], env=env,
-        universal_newlines=True, cwd=package_root)
+         "--pending", str(pending), "--repeat", str(repeat), "--trees",
+         json.dumps(trees)], universal_newlines=True, cwd=ROOT)
     return json.loads(output.strip().splitlines()[-1])
 
 
@@ -232,10 +268,11 @@ def main(argv=None):
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--repeat", type=int, default=9, help="timed passes per child")
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--trees", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     counts = [int(n) for n in args.points.split(",")]
     if args.child:
-        child(counts[0], args.pending, args.repeat)
+        child(counts[0], args.pending, args.repeat, json.loads(args.trees))
         return 0
     scratch = tempfile.mkdtemp(prefix=".bench-replay-", dir=ROOT)
     try:
@@ -244,16 +281,16 @@ def main(argv=None):
             trees.insert(0, ("old", extract(args.old, scratch)))
         figures = {}
         for points in counts:
-            for round_index in range(args.rounds):
-                # A B B A ...: neither revision always runs first.
-                for label, tree in (trees if round_index % 2 == 0 else trees[::-1]):
+            for _ in range(args.rounds):
+                run = run_child(trees, points, args.pending, args.repeat)
+                for label, _ in trees:
                     figures.setdefault((label, points), []).append(
-                        run_child(tree, points, args.pending, args.repeat))
+                        dict(run["trees"][label], journal_bytes=run["journal_bytes"]))
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
     labels = [label for label, _ in trees]
-    print("Python {}; {} reports replayed after a commit; medians of {} rounds x {} passes; "
-          "old: {}".format(sys.version.split()[0], args.pending, args.rounds, args.repeat,
+    print("Python {}; {} reports replayed after a commit; medians of {} processes x {} passes "
+          "each, the revisions turn about; old: {}".format(sys.version.split()[0], args.pending, args.rounds, args.repeat,
                            args.old or "-"))
     head = "  {:<44}".format("ms")
     for points in counts:
