@@ -138,7 +138,7 @@ def apply_report(store, sla_config, interval_s, report, now_ts=None, reuse_basel
         baselines = point["baselines"] or {}
         if not error:
             baselines = _verdicts(store, pid, record, cfg, baselines,
-                                  None if reported is None else reported.get(target),
+                                  None if reported is None else _reported_of(reported, target),
                                   by_column)
             _add_verdicts(parts, record)
         store.insert_sample(pid, record)
@@ -234,16 +234,23 @@ def _add_verdicts(parts, record):
 
 
 def _reported_targets(report):
-    """{target: its `baseline` entries} of a report's own `sla` section, when it has one."""
+    """The `targets` of a report's own `sla` section, when it has one ({} else); each target's
+    `baseline` entries are taken from it by `_reported_of`, only for the points sampled."""
     section = report.get("sla")
     if not isinstance(section, dict) or section.get("error") or not isinstance(
             section.get("targets"), dict):
         return {}
-    out = {}
-    for name, entry in section["targets"].items():
-        if isinstance(entry, dict) and isinstance(entry.get("baseline"), dict):
-            out[name] = entry["baseline"]
-    return out
+    return section["targets"]
+
+
+def _reported_of(reported, target):
+    """A target's `baseline` entries in a report's section (`_reported_targets`), or None."""
+    entry = reported.get(target)
+    if isinstance(entry, dict):
+        baseline = entry.get("baseline")
+        if isinstance(baseline, dict):
+            return baseline
+    return None
 
 
 def _reported_baseline(entry, ts):
