@@ -16,16 +16,73 @@ def iso(ts):
 
 def records_of(report, sla_config, interval_s):
     """The report's samples as engine records, each with its effective thresholds."""
+    return [(record, cfg) for record, cfg, _ in _records(report, _Thresholds(sla_config,
+                                                                            interval_s))]
+
+
+def _records(report, thresholds):
+    """(record, effective config, {column: engine.Thresholds}) of the report's samples."""
     started_ts = (report.get("cycle") or {}).get("started_ts")
+    known = thresholds.by_target
     out = []
     for sample in report.get("probes") or []:
-        if not sample.get("target"):
+        target = sample.get("target")
+        if not target:
             continue
-        cfg = sla_config_module.effective(sla_config, interval_s, sample["target"])
+        cfg, by_column = known.get(target) or thresholds.of(target)
         record = engine.normalize(sample, cfg["loss_max"], cfg["rtt_max_ms"], started_ts)
         if record is not None:
-            out.append((record, cfg))
+            out.append((record, cfg, by_column))
     return out
+
+
+class _Thresholds(object):
+    """Each test point's effective thresholds (and their engine.Thresholds per column), made
+    once per pass: they depend only on the config, and a pass applies up to 50 reports."""
+
+    def __init__(self, sla_config, interval_s):
+        self.sla_config = sla_config
+        self.interval_s = interval_s
+        self.max_samples = sla_config_module.max_samples(sla_config, interval_s)
+        self.by_target = {}
+        self._groups = {}
+
+    def of(self, target):
+        found = self.by_target.get(target)
+        if found is None:
+            cfg = sla_config_module.effective(self.sla_config, self.interval_s, target)
+            found = (cfg, dict((c, engine.Thresholds(c, cfg)) for c in engine.COLUMNS))
+            self.by_target[target] = found
+        return found
+
+    def groups_of(self, points):
+        """sorted(group_members(...).items()) for the points a report sampled: the same
+        points with the same roles and groups give the same groups all pass long."""
+        key = tuple((name, item["record"]["role"], tuple(item["record"]["groups"] or ()))
+                    for name, item in points.items())
+        found = self._groups.get(key)
+        if found is None:
+            meta = dict((name, {"role": role, "groups": list(groups)})
+                        for name, role, groups in key)
+            found = self._groups[key] = sorted(group_members(self.sla_config, meta).items())
+        return found
+
+
+def _thresholds_of(store, sla_config, interval_s):
+    """The store's `_Thresholds` for this config (a store object lives for one pass: one
+    config)."""
+    kept = getattr(store, "thresholds", None)
+    if kept is None or kept.sla_config is not sla_config or kept.interval_s != interval_s:
+        kept = _Thresholds(sla_config, interval_s)
+        try:
+            store.thresholds = kept
+        except AttributeError:
+            pass
+    return kept
+
+
+def _by_target(item):
+    return item[0]["target"]
 
 
 def apply_report(store, sla_config, interval_s, report, now_ts=None, reuse_baselines=False):
@@ -41,59 +98,68 @@ def apply_report(store, sla_config, interval_s, report, now_ts=None, reuse_basel
     now_ts = cycle_ts if now_ts is None else now_ts
     today = engine.day_start(cycle_ts)
     reported = _reported_targets(report) if reuse_baselines else None
+    thresholds = _thresholds_of(store, sla_config, interval_s)
+    prune_before = now_ts - sla_config["retention_days"] * 86400.0
+    cap_s = 2.0 * interval_s
     points = {}
-    for record, cfg in sorted(records_of(report, sla_config, interval_s),
-                              key=lambda item: item[0]["target"]):
-        point = store.point(record["target"], record["kind"], record["role"], record["groups"])
+    for record, cfg, by_column in sorted(_records(report, thresholds), key=_by_target):
+        target = record["target"]
+        point = store.point(target, record["kind"], record["role"], record["groups"])
         pid = point["id"]
         day = _day_sums(store, point, today, interval_s)
-        earlier = points.get(record["target"]) or {}
-        closed = list(earlier.get("closed") or [])
-        stepped = bool(earlier.get("stepped")) or (point["last_ts"] is not None and
-                                                   record["ts"] < point["last_ts"])
+        parts = [(float(start), part) for start, part in sorted(day["sums"].items())]
+        earlier = points.get(target)
+        closed = list(earlier["closed"]) if earlier else []
+        last_ts = point["last_ts"]
+        stepped = bool(earlier and earlier["stepped"]) or (last_ts is not None and
+                                                           record["ts"] < last_ts)
+        adds = []  # (counter, amount): one call for the sample's counters
         # The previous sample of this point now knows how much time it stood for.
-        if point["last_ts"] is not None and not point["last_error"]:
-            span = engine.span_s(point["last_ts"], record["ts"], interval_s)
-            store.add_counter(pid, "known_seconds", span)
+        if last_ts is not None and not point["last_error"]:
+            # engine.span_s(last_ts, record["ts"], interval_s), inline
+            span = record["ts"] - last_ts
+            span = span if span > 0.0 else 0.0
+            span = cap_s if cap_s < span else span
+            adds.append(("known_seconds", span))
             if point["last_available"]:
-                store.add_counter(pid, "available_seconds", span)
+                adds.append(("available_seconds", span))
             if span > 0:
-                interval = [point["last_ts"], point["last_ts"] + span,
-                            bool(point["last_available"])]
+                interval = [last_ts, last_ts + span, bool(point["last_available"])]
                 closed.append(interval)
-                _add_interval(day, interval)
-        if not record["error"]:
+                _add_interval(parts, interval)
+        error = record["error"]
+        if not error:
             if record["kind"] == "dns":
-                store.add_counter(pid, "dns_queries_sent", record["sent"] or 0)
-                store.add_counter(pid, "dns_queries_answered", record["received"] or 0)
+                adds.append(("dns_queries_sent", record["sent"] or 0))
+                adds.append(("dns_queries_answered", record["received"] or 0))
             else:
-                store.add_counter(pid, "packets_sent", record["sent"] or 0)
-                store.add_counter(pid, "packets_received", record["received"] or 0)
+                adds.append(("packets_sent", record["sent"] or 0))
+                adds.append(("packets_received", record["received"] or 0))
         baselines = point["baselines"] or {}
-        if not record["error"]:
+        if not error:
             baselines = _verdicts(store, pid, record, cfg, baselines,
-                                  None if reported is None else reported.get(record["target"]))
-        _add_verdicts(day, record)
+                                  None if reported is None else _reported_of(reported, target),
+                                  by_column)
+            _add_verdicts(parts, record)
         store.insert_sample(pid, record)
         state = point["outage_state"] or engine.new_outage_state()
-        if not record["error"]:
+        if not error:
             state, events, added = engine.outage_step(state, record["ts"], record["available"],
                                                       cfg["outage_min_s"], cfg["restore_min_s"])
-            store.add_counter(pid, "outage_seconds", added)
+            adds.append(("outage_seconds", added))
             for event in events:
                 if event[0] == "started":
                     store.open_outage(pid, event[1])
-                    store.add_counter(pid, "outages", 1)
+                    adds.append(("outages", 1))
                 else:
                     store.close_outage(pid, event[1], event[2])
-        store.save_point(pid, record["ts"], record["error"], record["available"], state,
-                         baselines)
+        store.add_counters(pid, adds)
+        store.save_point(pid, record["ts"], error, record["available"], state, baselines)
         store.set_today(pid, day)
-        store.prune(pid, now_ts - sla_config["retention_days"] * 86400.0,
-                    sla_config_module.max_samples(sla_config, interval_s))
-        points[record["target"]] = {"point": point, "record": record, "cfg": cfg,
-                                    "state": state, "baselines": baselines, "today": day,
-                                    "closed": closed, "stepped": stepped}
+        store.prune(pid, prune_before, thresholds.max_samples)
+        points[target] = {"point": point, "record": record, "cfg": cfg,
+                          "state": state, "baselines": baselines, "today": day,
+                          "closed": closed, "stepped": stepped}
     store.prune_outages(now_ts - max(sla_config["retention_days"], 366) * 86400.0)
     return points
 
@@ -118,11 +184,13 @@ def _day_sums(store, point, today, interval_s):
     were not kept up to now (a new agent version, a rebuilt state, a gap of days)."""
     kept = point.get("today") or {}
     sums = kept.get("sums") or {}
-    if kept.get("day") == today and str(today) in sums:
-        return kept
-    if kept.get("day") == today - DAY_S and str(today) in sums:
-        return {"day": today, "sums": {str(today): sums[str(today)],
-                                       str(today + DAY_S): _zero_sums()}}
+    key = str(today)
+    if key in sums:
+        day = kept.get("day")
+        if day == today:
+            return kept
+        if day == today - DAY_S:
+            return {"day": today, "sums": {key: sums[key], str(today + DAY_S): _zero_sums()}}
     out = {"day": today, "sums": {}}
     records = store.records(point, since_ts=today) if point["last_ts"] is not None else []
     for start in (today, today + DAY_S):
@@ -135,93 +203,119 @@ def _day_sums(store, point, today, interval_s):
     return out
 
 
-def _add_interval(day, interval):
+def _add_interval(parts, interval):
+    """Add an interval a sample stood for to the day's [(start, sums)], by start."""
     lo, hi, up = interval
-    for start, part in sorted(day["sums"].items()):
-        add = engine._overlap(lo, hi, float(start), None)
+    for start, part in parts:
+        # engine._overlap(lo, hi, start, None), inline: max(0.0, hi - max(lo, start))
+        add = hi - (start if start > lo else lo)
+        add = add if add > 0.0 else 0.0
         part["known_s"] += add
         if up:
             part["available_s"] += add
 
 
-def _add_verdicts(day, record):
+def _add_verdicts(parts, record):
     if record["error"]:
         return
-    for start, part in sorted(day["sums"].items()):
-        if record["ts"] < float(start):
+    verdicts = record.get("within") or {}
+    ts = record["ts"]
+    for start, part in parts:
+        if ts < start:
             continue
+        counts = part["fa"]
         for column in engine.COLUMNS:
-            verdict = (record.get("within") or {}).get(column)
+            verdict = verdicts.get(column)
             if verdict is not None:
-                part["fa"][column][0] += 1
-                part["fa"][column][1] += 1 if verdict else 0
+                pair = counts[column]
+                pair[0] += 1
+                if verdict:
+                    pair[1] += 1
 
 
 def _reported_targets(report):
-    """{target: its `baseline` entries} of a report's own `sla` section, when it has one."""
+    """The `targets` of a report's own `sla` section, when it has one ({} else); each target's
+    `baseline` entries are taken from it by `_reported_of`, only for the points sampled."""
     section = report.get("sla")
     if not isinstance(section, dict) or section.get("error") or not isinstance(
             section.get("targets"), dict):
         return {}
-    out = {}
-    for name, entry in section["targets"].items():
-        if isinstance(entry, dict) and isinstance(entry.get("baseline"), dict):
-            out[name] = entry["baseline"]
-    return out
+    return section["targets"]
 
 
-def _reported_baseline(reported, kind, column, ts):
-    """The baseline a report says it used for `column`; `MISSING` when it does not say."""
-    if not isinstance(reported, dict):
+def _reported_of(reported, target):
+    """A target's `baseline` entries in a report's section (`_reported_targets`), or None."""
+    entry = reported.get(target)
+    if isinstance(entry, dict):
+        baseline = entry.get("baseline")
+        if isinstance(baseline, dict):
+            return baseline
+    return None
+
+
+def _reported_baseline(entry, ts):
+    """The baseline a report says it used (its `baseline` entry for the column's metric);
+    `MISSING` when it does not say."""
+    if not isinstance(entry, dict):
         return MISSING
-    for metric, col in engine.metrics_of(kind):
-        if col != column:
-            continue
-        entry = reported.get(metric)
-        if not isinstance(entry, dict) or not all(k in entry for k in ("B", "S", "n",
-                                                                          "learning")):
+    try:
+        b, s, n, learning = entry["B"], entry["S"], entry["n"], entry["learning"]
+    except KeyError:
+        return MISSING
+    if b is None:
+        return None
+    for value in (b, s, n):
+        if value.__class__ is bool or not isinstance(value, (int, float)):
             return MISSING
-        if entry["B"] is None:
-            return None
-        if not all(isinstance(entry[k], (int, float)) and not isinstance(entry[k], bool)
-                   for k in ("B", "S", "n")) or not isinstance(entry["learning"], bool):
-            return MISSING
-        return {"B": entry["B"], "S": entry["S"], "n": entry["n"],
-                "learning": entry["learning"], "computed_ts": ts}
-    return MISSING
+    if learning.__class__ is not bool:
+        return MISSING
+    return {"B": b, "S": s, "n": n, "learning": learning, "computed_ts": ts}
 
 
 MISSING = object()
 
 
-def _verdicts(store, pid, record, cfg, kept, reported=None):
+def _verdicts(store, pid, record, cfg, kept, reported=None, by_column=None):
     """The sample's verdicts against the baselines of the trailing window before it; the
     window is read again only when a kept baseline is due (engine.needs_refresh): reading and
-    sorting 14 days of samples every cycle is most of a cycle's time on the router."""
-    columns = [column for _, column in engine.metrics_of(record["kind"])]
-    out = dict((c, kept.get(c)) for c in columns)
-    due = [c for c in columns
-           if engine.needs_refresh(kept.get(c), record["ts"], cfg["baseline_refresh_s"])]
+    sorting 14 days of samples every cycle is most of a cycle's time on the router.
+    `by_column`: engine.Thresholds per column (made from `cfg` when not given)."""
+    if by_column is None:
+        by_column = dict((c, engine.Thresholds(c, cfg)) for c in engine.COLUMNS)
+    ts = record["ts"]
+    refresh_s = cfg["baseline_refresh_s"]
+    values, verdicts = record["values"], record["within"]
+    if not isinstance(reported, dict):
+        reported = None
+    out = {}
     rows = None
-    for column in due:
-        base = _reported_baseline(reported, record["kind"], column, record["ts"])
-        if base is MISSING:
-            if rows is None:
-                window_s = cfg["baseline_window_days"] * 86400.0
-                rows = store.window_values(pid, record["ts"] - window_s, record["ts"])
-            index = engine.COLUMNS.index(column)
-            th = engine.Thresholds(column, cfg)
-            base = engine.baseline([row[index] for row in rows], th.floor_abs, th.floor_rel,
-                                   th.min_samples)
-            if base is not None:
-                # What a report carries of it (B, S, n, learning), so a replay can take it back.
-                base = {"B": base["B"], "S": base["S"], "n": base["n"],
-                        "learning": base["learning"], "computed_ts": record["ts"]}
+    for metric, column in engine.metrics_of(record["kind"]):
+        base = kept.get(column)
+        th = by_column[column]
+        # engine.needs_refresh(base, ts, refresh_s), inline (three times a sample)
+        computed = None if not base or base.get("learning", True) else base.get("computed_ts")
+        if computed is None or ts - computed >= refresh_s or ts < computed:
+            base = MISSING if reported is None else _reported_baseline(reported.get(metric), ts)
+            if base is MISSING:
+                if rows is None:
+                    window_s = cfg["baseline_window_days"] * 86400.0
+                    rows = store.window_values(pid, ts - window_s, ts)
+                index = engine.COLUMNS.index(column)
+                base = engine.baseline([row[index] for row in rows], th.floor_abs,
+                                       th.floor_rel, th.min_samples)
+                if base is not None:
+                    # What a report carries of it (B, S, n, learning), so a replay can take it
+                    # back.
+                    base = {"B": base["B"], "S": base["S"], "n": base["n"],
+                            "learning": base["learning"], "computed_ts": ts}
         out[column] = base
-    for column in columns:
-        th = engine.Thresholds(column, cfg)
-        record["within"][column] = engine.within(record["values"][column], out[column],
-                                                 th.threshold_t)
+        # engine.within(values[column], base, th.threshold_t), inline
+        if base is None or base["learning"]:
+            verdicts[column] = None
+        else:
+            value = values[column]
+            verdicts[column] = False if value is None else \
+                abs(value - base["B"]) / base["S"] <= th.threshold_t
     return out
 
 
@@ -306,23 +400,22 @@ def group_members(sla_config, points_meta):
 
 
 def _groups(store, sla_config, interval_s, points, today, render=True):
-    meta = dict((name, {"role": item["record"]["role"], "groups": item["record"]["groups"]})
-                for name, item in points.items())
+    members_of = _thresholds_of(store, sla_config, interval_s).groups_of(points)
     kept = store.meta("groups_today") or {}
     states = {}
     out = {}
-    for name, (mode, members) in sorted(group_members(sla_config, meta).items()):
+    for name, (mode, members) in members_of:
         present = [m for m in members if m in points]
-        states_now = [points[m]["record"]["available"] for m in present
-                      if not points[m]["record"]["error"]]
-        if states_now:
-            now = all(states_now) if mode == "all" else any(states_now)
-        else:
-            now = None
         state = _group_state(store, kept.get(name), mode, present, points, interval_s, today)
         states[name] = state
         if render:
-                out[name] = {"mode": mode, "members": members, "available": now,
+            states_now = [points[m]["record"]["available"] for m in present
+                          if not points[m]["record"]["error"]]
+            if states_now:
+                now = all(states_now) if mode == "all" else any(states_now)
+            else:
+                now = None
+            out[name] = {"mode": mode, "members": list(members), "available": now,
                          "today": _group_today(state, mode, today)}
     store.set_meta("groups_today", states)
     return out
@@ -340,39 +433,57 @@ def _group_state(store, kept, mode, present, points, interval_s, today):
     if not present:
         return {"day": today, "mode": mode, "members": [], "frontier": None,
                 "sums": {str(today): [0.0, 0.0], str(today + DAY_S): [0.0, 0.0]}, "tail": []}
+    items = [points[m] for m in present]
+    reach = None  # min(item["record"]["ts"] for item in items), in the loop below
+    stepped = False
+    for item in items:
+        ts = item["record"]["ts"]
+        if reach is None or ts < reach:
+            reach = ts
+        if item["stepped"]:
+            stepped = True
+    key = str(today)
     sums = (kept or {}).get("sums") or {}
-    valid = (isinstance(kept, dict) and kept.get("mode") == mode and
-             kept.get("members") == present and str(today) in sums and
-             kept.get("day") in (today, today - DAY_S) and
-             not any(points[m]["stepped"] for m in present))
+    valid = (not stepped and isinstance(kept, dict) and kept.get("mode") == mode and
+             kept.get("members") == present and key in sums and
+             kept.get("day") in (today, today - DAY_S))
     if valid:
         if kept["day"] != today:
-            sums = {str(today): sums[str(today)], str(today + DAY_S): [0.0, 0.0]}
-        tail = [list(i) for i in kept.get("tail") or []]
-        for m in present:
-            tail.extend(list(i) for i in points[m]["closed"])
+            sums = {key: sums[key], str(today + DAY_S): [0.0, 0.0]}
+        # Read only (the new tail is made of new lists): no copies.
+        tail = list(kept.get("tail") or [])
+        for item in items:
+            tail.extend(item["closed"])
         frontier = kept.get("frontier")
     else:
-        sums = {str(today): [0.0, 0.0], str(today + DAY_S): [0.0, 0.0]}
+        sums = {key: [0.0, 0.0], str(today + DAY_S): [0.0, 0.0]}
         tail = []
-        for m in present:
-            records = store.records(points[m]["point"], since_ts=today)
-            tail.extend(list(i) for i in engine.member_intervals(records, interval_s, today,
-                                                                 None))
+        for item in items:
+            records = store.records(item["point"], since_ts=today)
+            tail.extend(engine.member_intervals(records, interval_s, today, None))
         frontier = None
-    reach = min(points[m]["record"]["ts"] for m in present)
     if frontier is not None:
         reach = max(reach, frontier)
-    settled = [(lo, min(hi, reach), up) for lo, hi, up in tail if lo < min(hi, reach)]
+    settled, rest = [], []
+    for lo, hi, up in tail:
+        top = reach if reach < hi else hi  # min(hi, reach)
+        if lo < top:
+            settled.append((lo, top, up))
+        if hi > reach:
+            rest.append([reach if reach > lo else lo, hi, up])  # max(lo, reach)
+    segments = engine.segments_of(settled, mode) if settled else ()
     for start, pair in sorted(sums.items()):
-        for s, e, up in engine.segments_of(settled, mode):
-            add = engine._overlap(s, e, float(start), None)
+        start = float(start)
+        for s, e, up in segments:
+            if e <= start:
+                continue  # it would add 0.0 (tomorrow's sums, before midnight): no change
+            # engine._overlap(s, e, start, None), inline
+            add = e - (start if start > s else s)
             pair[0] += add
             if up:
                 pair[1] += add
-    tail = [[max(lo, reach), hi, up] for lo, hi, up in tail if hi > reach]
     return {"day": today, "mode": mode, "members": present, "frontier": reach,
-            "sums": sums, "tail": tail}
+            "sums": sums, "tail": rest}
 
 
 def _group_today(state, mode, today):
@@ -389,4 +500,4 @@ def _group_today(state, mode, today):
 def _counters_of(counters, kind):
     """The running totals that apply to this kind of test point."""
     skip = "packets_" if kind == "dns" else "dns_"
-    return dict((k, v) for k, v in counters.items() if not k.startswith(skip))
+    return {k: v for k, v in counters.items() if not k.startswith(skip)}

@@ -14,8 +14,8 @@ time and never a reordered history.
 """
 
 import bisect
-import calendar
 import time
+from operator import itemgetter
 
 from guestagent import quality
 
@@ -45,45 +45,54 @@ def normalize(sample, loss_max, rtt_max_ms, default_ts=None):
     sample has none, `delay_of`) <= rtt_max_ms; a sample with no reply is unavailable; a
     measurement error is neither (available None).
     """
-    kind = sample.get("kind") or "icmp"
-    if kind in ("traceroute", "throughput"):
+    get = sample.get  # once per sample of every report replayed: the lookups add up
+    kind = get("kind") or "icmp"
+    if kind == "traceroute" or kind == "throughput":
         return None  # a path and a capacity test: no availability of their own
     if kind == "dns":
-        sent, received = sample.get("queries_sent"), sample.get("queries_answered")
-        delay = (sample.get("response_ms") or {}).get("median")
+        sent, received = get("queries_sent"), get("queries_answered")
+        delay = (get("response_ms") or {}).get("median")
     elif kind == "http":
-        sent, received = sample.get("requests_sent"), sample.get("requests_ok")
-        delay = ((sample.get("phases_ms") or {}).get("total") or {}).get("median")
+        sent, received = get("requests_sent"), get("requests_ok")
+        delay = ((get("phases_ms") or {}).get("total") or {}).get("median")
     else:
-        sent, received = sample.get("sent"), sample.get("received")
-        delay = delay_of(sample.get("rtt_ms"))
-    loss = sample.get("loss_ratio")
+        sent, received = get("sent"), get("received")
+        rtt_ms = get("rtt_ms") or {}  # delay_of(rtt_ms), inline
+        delay = rtt_ms.get("median")
+        if delay is None:
+            delay = rtt_ms.get("avg")
+    loss = get("loss_ratio")
+    reachable = get("reachable")
     if loss is None and sent:
         loss = (sent - (received or 0)) / float(sent)
-    if loss is None and sample.get("reachable") is not None:
-        loss = 0.0 if sample["reachable"] else 1.0
-    error = bool(sample.get("error"))
+    if loss is None and reachable is not None:
+        loss = 0.0 if reachable else 1.0
+    error = bool(get("error"))
     if loss is None and not error:
         return None
-    ts = sample.get("started")
+    ts = get("started")
     if ts is None:
         ts = default_ts
-    record = {
-        "ts": float(ts), "target": sample.get("target"), "kind": kind,
-        "role": sample.get("role") or "target", "groups": list(sample.get("group") or []),
-        "error": error, "sent": None if error else sent, "received": None if error else received,
-        "values": {"delay_ms": None, "loss_ratio": None, "jitter_ms": None}, "within": {},
-    }
     if error:
-        record["available"] = None
-        return record
-    record["values"] = {"delay_ms": delay, "loss_ratio": loss,
-                        "jitter_ms": sample.get("jitter_ms") if kind != "dns" else None}
-    replied = (received is None or received > 0) and sample.get("reachable") is not False
+        return {
+            "ts": float(ts), "target": get("target"), "kind": kind,
+            "role": get("role") or "target", "groups": list(get("group") or []),
+            "error": True, "sent": None, "received": None,
+            "values": {"delay_ms": None, "loss_ratio": None, "jitter_ms": None}, "within": {},
+            "available": None,
+        }
+    replied = (received is None or received > 0) and reachable is not False
     # No delay despite replies (IOS stopped before its summary line): loss alone decides.
     delay_ok = delay <= rtt_max_ms if delay is not None else (received or 0) > 0
-    record["available"] = bool(replied and delay_ok and loss <= loss_max)
-    return record
+    return {
+        "ts": float(ts), "target": get("target"), "kind": kind,
+        "role": get("role") or "target", "groups": list(get("group") or []),
+        "error": False, "sent": sent, "received": received,
+        "values": {"delay_ms": delay, "loss_ratio": loss,
+                   "jitter_ms": get("jitter_ms") if kind != "dns" else None},
+        "within": {},
+        "available": bool(replied and delay_ok and loss <= loss_max),
+    }
 
 
 def delay_of(rtt_ms):
@@ -393,29 +402,36 @@ def member_intervals(records, interval_s, start_ts=None, end_ts=None):
     return out
 
 
+_FIRST = itemgetter(0)
+
+
 def segments_of(intervals, mode="all"):
     """Sweep over members' intervals: counts of known and of available members between
     consecutive boundaries give the group's state (n log n, for months of samples)."""
     events = []
+    append = events.append
     for lo, hi, up in intervals:
-        events.append((lo, 1, up))
-        events.append((hi, -1, up))
-    events.sort(key=lambda e: e[0])
+        append((lo, 1, up))
+        append((hi, -1, up))
+    events.sort(key=_FIRST)
+    any_mode = mode != "all"
     segments = []
     known = available = 0
-    i = 0
-    while i < len(events):
+    i, count = 0, len(events)
+    while i < count:
         t = events[i][0]
-        while i < len(events) and events[i][0] == t:
-            _, delta, up = events[i]
+        while i < count:
+            at, delta, up = events[i]
+            if at != t:
+                break
             known += delta
             if up:
                 available += delta
             i += 1
-        if known <= 0 or i >= len(events):
+        if known <= 0 or i >= count:
             continue
         nxt = events[i][0]
-        up = (available == known) if mode == "all" else (available > 0)
+        up = (available > 0) if any_mode else (available == known)
         if segments and segments[-1][1] == t and segments[-1][2] == up:
             segments[-1] = (segments[-1][0], nxt, up)
         else:
@@ -449,17 +465,28 @@ def buckets(start_ts, end_ts, by):
     return out
 
 
+def _timegm(year, month, day):
+    """calendar.timegm of a date at 00:00 UTC (proleptic Gregorian days since 1970-01-01): the
+    calendar module costs start-up for this one function."""
+    year -= month <= 2
+    era = year // 400
+    of_era = year - era * 400
+    of_year = (153 * ((month + 9) % 12) + 2) // 5 + day - 1
+    days = era * 146097 + of_era * 365 + of_era // 4 - of_era // 100 + of_year - 719468
+    return days * 86400
+
+
 def _floor(ts, by):
     tm = time.gmtime(ts)
     if by == "hour":
-        return calendar.timegm((tm.tm_year, tm.tm_mon, tm.tm_mday, tm.tm_hour, 0, 0))
-    day = calendar.timegm((tm.tm_year, tm.tm_mon, tm.tm_mday, 0, 0, 0))
+        return _timegm(tm.tm_year, tm.tm_mon, tm.tm_mday) + tm.tm_hour * 3600
+    day = _timegm(tm.tm_year, tm.tm_mon, tm.tm_mday)
     if by == "day":
         return day
     if by == "week":
         return day - tm.tm_wday * 86400
     if by == "month":
-        return calendar.timegm((tm.tm_year, tm.tm_mon, 1, 0, 0, 0))
+        return _timegm(tm.tm_year, tm.tm_mon, 1)
     raise ValueError("unknown aggregation interval {!r}".format(by))
 
 
@@ -472,7 +499,7 @@ def _next(ts, by):
         return ts + 7 * 86400
     tm = time.gmtime(ts)
     year, month = (tm.tm_year + 1, 1) if tm.tm_mon == 12 else (tm.tm_year, tm.tm_mon + 1)
-    return calendar.timegm((year, month, 1, 0, 0, 0))
+    return _timegm(year, month, 1)
 
 
 def _label(ts, by):

@@ -506,6 +506,11 @@ class Store(object):
         self.db.execute("UPDATE counters SET value = value + ? WHERE point_id = ? AND name = ?",
                         (amount, point_id, name))
 
+    def add_counters(self, point_id, amounts):
+        """add_counter of each (name, amount), in order."""
+        for name, amount in amounts:
+            self.add_counter(point_id, name, amount)
+
     def counters(self, point_id):
         out = dict((name, 0.0) for name in COUNTERS)
         for name, value in self.db.execute("SELECT name, value FROM counters WHERE point_id = ?",

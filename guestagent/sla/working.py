@@ -12,7 +12,7 @@ the caller's transaction.
 
 import json
 
-from guestagent.sla.store import COUNTERS, _bool, _compact, _int
+from guestagent.sla.store import COUNTERS, _compact
 
 
 class Working(object):
@@ -44,6 +44,7 @@ class Working(object):
         self._prune = {}
         self._prune_outages_before = None
         self.pending_reports = 0
+        self.thresholds = None  # apply._Thresholds of this pass's config
 
     # -- what apply.py uses ----------------------------------------------------------------------
     # What apply.py is given it does not change in place but replaces (outage_step, _verdicts
@@ -84,8 +85,11 @@ class Working(object):
     def save_point(self, point_id, last_ts, last_error, last_available, outage_state,
                    baselines):
         row = self._rows[point_id]
-        row.update(last_ts=last_ts, last_error=int(last_error), last_available=_int(
-            last_available), outage_state=outage_state, baselines=baselines)
+        row["last_ts"] = last_ts
+        row["last_error"] = int(last_error)
+        row["last_available"] = None if last_available is None else int(bool(last_available))
+        row["outage_state"] = outage_state
+        row["baselines"] = baselines
         self._dirty_points.add(point_id)
 
     def set_today(self, point_id, today):
@@ -95,14 +99,22 @@ class Working(object):
     def insert_sample(self, point_id, record):
         values = record["values"]
         verdicts = record.get("within") or {}
-        self._samples.setdefault(point_id, []).append({
+        delay, loss, jitter = (verdicts.get("delay_ms"), verdicts.get("loss_ratio"),
+                               verdicts.get("jitter_ms"))
+        available = record["available"]
+        samples = self._samples.get(point_id)
+        if samples is None:
+            samples = self._samples[point_id] = []
+        # As the store keeps them (0/1/NULL) and gives them back: bool or None.
+        samples.append({
             "ts": record["ts"], "error": bool(record["error"]),
-            "available": _bool(_int(record["available"])), "sent": record.get("sent"),
-            "received": record.get("received"),
+            "available": None if available is None else bool(available),
+            "sent": record.get("sent"), "received": record.get("received"),
             "values": {"delay_ms": values.get("delay_ms"), "loss_ratio": values.get("loss_ratio"),
                        "jitter_ms": values.get("jitter_ms")},
-            "within": dict((c, _bool(_int(verdicts.get(c))))
-                           for c in ("delay_ms", "loss_ratio", "jitter_ms"))})
+            "within": {"delay_ms": None if delay is None else bool(delay),
+                       "loss_ratio": None if loss is None else bool(loss),
+                       "jitter_ms": None if jitter is None else bool(jitter)}})
         self._rows[point_id]["sample_count"] += 1
 
     def window_values(self, point_id, since_ts, before_ts):
@@ -202,12 +214,26 @@ class Working(object):
     def add_counter(self, point_id, name, amount):
         if not amount:
             return
-        values = self._counters.setdefault(point_id, {})
+        values = self._counters.get(point_id)
+        if values is None:
+            values = self._counters[point_id] = {}
         values[name] = values.get(name, 0.0) + amount
         self._dirty_counters.add((point_id, name))
 
+    def add_counters(self, point_id, amounts):
+        """add_counter of each (name, amount), in order."""
+        values = None
+        for name, amount in amounts:
+            if amount:
+                if values is None:
+                    values = self._counters.get(point_id)
+                    if values is None:
+                        values = self._counters[point_id] = {}
+                values[name] = values.get(name, 0.0) + amount
+                self._dirty_counters.add((point_id, name))
+
     def counters(self, point_id):
-        out = dict((name, 0.0) for name in COUNTERS)
+        out = dict.fromkeys(COUNTERS, 0.0)
         out.update(self._counters.get(point_id) or {})
         return out
 
