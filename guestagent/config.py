@@ -354,9 +354,9 @@ def path_digest(path):
 def document_cache_path(config_path):
     """Where the parsed document of `config_path` is kept: the runtime directory (as the early
     lock), one file per config path, readable by this user only."""
+    from guestagent import runtimefiles
     digest = path_digest(os.path.abspath(config_path))
-    runtime = os.environ.get("XDG_RUNTIME_DIR") or "/tmp"
-    return os.path.join(runtime, "guestagent-{}.config.json".format(digest[:16]))
+    return runtimefiles.path("guestagent-{}.config.json".format(digest[:16]))
 
 
 def _document_key():
@@ -399,26 +399,18 @@ def remembered_document(cache_path, text):
     """What is kept for exactly this text ({data, lines, checked?}), or None. A file that is not
     ours (another user's, writable by others, a link) or does not match is ignored."""
     import json
-    import stat
-    try:
-        fd = os.open(cache_path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
-    except (IOError, OSError):
+    from guestagent import runtimefiles
+    body = runtimefiles.read_private(cache_path, 4 * 1048576)
+    if body is None:
         return None
     try:
-        info = os.fstat(fd)
-        if (not stat.S_ISREG(info.st_mode) or info.st_uid != os.geteuid() or
-                info.st_mode & (stat.S_IWGRP | stat.S_IWOTH) or info.st_size > 4 * 1048576):
-            return None
-        with os.fdopen(os.dup(fd), "rb") as f:
-            kept = json.loads(f.read().decode("utf-8"))
-        if not isinstance(kept, dict) or kept.get("key") != _document_key() or \
-                kept.get("text") != text or not isinstance(kept.get("lines"), dict):
-            return None
-        return kept
-    except (IOError, OSError, ValueError):
+        kept = json.loads(body.decode("utf-8"))
+    except ValueError:
         return None
-    finally:
-        os.close(fd)
+    if not isinstance(kept, dict) or kept.get("key") != _document_key() or \
+            kept.get("text") != text or not isinstance(kept.get("lines"), dict):
+        return None
+    return kept
 
 
 def _remembered_config(kept, key, lines):
@@ -482,21 +474,8 @@ def remember_document(cache_path, text, data, lines, checked=None):
         body = json.dumps(kept).encode("utf-8")
     except (TypeError, ValueError):
         return
-    partial = "{}.{}.tmp".format(cache_path, os.getpid())
-    try:
-        fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL |
-                     getattr(os, "O_NOFOLLOW", 0), 0o600)
-    except (IOError, OSError):
-        return
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(body)
-        os.replace(partial, cache_path)
-    except (IOError, OSError):
-        try:
-            os.unlink(partial)
-        except OSError:
-            pass
+    from guestagent import runtimefiles
+    runtimefiles.write_private(cache_path, body)
 
 
 def _located(problems, lines, source):

@@ -101,9 +101,10 @@ def early_lock(config_path):
     config file, in the runtime directory. Overlapping EEM runs then exit 3 at once."""
     from guestagent import config as configs
     path = os.path.abspath(config_path or configs.default_path())
+    from guestagent import runtimefiles
     digest = configs.path_digest(path)[:16]  # the same name as with hashlib, without it
-    runtime = os.environ.get("XDG_RUNTIME_DIR") or "/tmp"
-    return CycleLock(runtime, "guestagent-{}.lock".format(digest))
+    lock = runtimefiles.path("guestagent-{}.lock".format(digest))
+    return CycleLock(os.path.dirname(lock), os.path.basename(lock))
 
 
 class _Future(object):

@@ -53,8 +53,8 @@ def cache_path():
         FORMAT, sys.version, getattr(sys.implementation, "cache_tag", ""),
         getattr(_sre, "MAGIC", ""), getattr(_sre, "CODESIZE", ""), sys.maxunicode)
     digest = "{:08x}".format(zlib.crc32(key.encode("utf-8", "replace")) & 0xffffffff)
-    runtime = os.environ.get("XDG_RUNTIME_DIR") or "/tmp"
-    return os.path.join(runtime, "guestagent-{}-{}-{}.regex".format(
+    from guestagent import runtimefiles
+    return runtimefiles.path("guestagent-{}-{}-{}.regex".format(
         os.geteuid(), getattr(sys.implementation, "cache_tag", "py"), digest))
 
 
@@ -129,26 +129,18 @@ def _compile(parser, compiler, build, p, flags):
 
 def _load(path):
     import marshal
-    import stat
-    try:
-        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
-    except (IOError, OSError):
+    from guestagent import runtimefiles
+    body = runtimefiles.read_private(path, MAX_FILE_BYTES)
+    if body is None:
         return {}
     try:
-        info = os.fstat(fd)
-        if (not stat.S_ISREG(info.st_mode) or info.st_uid != os.geteuid() or
-                info.st_mode & (stat.S_IWGRP | stat.S_IWOTH) or info.st_size > MAX_FILE_BYTES):
-            return {}
-        with os.fdopen(os.dup(fd), "rb") as f:
-            kept = marshal.loads(f.read())
-        if not isinstance(kept, dict) or kept.get("format") != FORMAT or \
-                not isinstance(kept.get("entries"), dict):
-            return {}
-        return kept["entries"]
-    except (IOError, OSError, ValueError, EOFError, TypeError):
+        kept = marshal.loads(body)
+    except (ValueError, EOFError, TypeError):
         return {}
-    finally:
-        os.close(fd)
+    if not isinstance(kept, dict) or kept.get("format") != FORMAT or \
+            not isinstance(kept.get("entries"), dict):
+        return {}
+    return kept["entries"]
 
 
 def save():
@@ -168,22 +160,8 @@ def save():
         body = marshal.dumps({"format": FORMAT, "entries": kept})
     except ValueError:
         return False
-    path = _state["path"]
-    partial = "{}.{}.tmp".format(path, os.getpid())
-    try:
-        fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL |
-                     getattr(os, "O_NOFOLLOW", 0), 0o600)
-    except (IOError, OSError):
-        return False
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(body)
-        os.replace(partial, path)
-    except (IOError, OSError):
-        try:
-            os.unlink(partial)
-        except OSError:
-            pass
+    from guestagent import runtimefiles
+    if not runtimefiles.write_private(_state["path"], body):
         return False
     _state["missed"] = 0
     return True
