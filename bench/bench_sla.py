@@ -182,6 +182,7 @@ def year_phase(work, points, interval_s, days, journal_dir=None):
             "cpu_s": stats(cycles.cpu_s), "last_day": stats(last),
             "at": {"00:05": last[1], "23:55": last[per_day - 1]},
             "write_bytes_per_cycle": sum(cycles.bytes) / float(len(cycles.bytes)),
+            "last_day_write_bytes_per_cycle": sum(cycles.bytes[-per_day:]) / float(per_day),
             "store_mib": sum(os.path.getsize(os.path.join(work, name))
                              for name in os.listdir(work) if name.startswith("sla.sqlite3")
                              and os.path.isfile(os.path.join(work, name))) / 1048576.0,
@@ -199,7 +200,8 @@ def old_day(rev, work, points, interval_s):
     env = dict(os.environ, PYTHONPATH=tree)
     output = subprocess.check_output(
         [sys.executable, os.path.abspath(__file__), "--package-root", tree, "--phase", "day",
-         "--points", str(points), "--interval", str(interval_s), "--dir",
+         "--points", str(points), "--interval", str(interval_s), "--history-days",
+         str(HISTORY_DAYS), "--dir",
          os.path.join(work, "old-run"), "--json"], env=env, universal_newlines=True)
     return json.loads(output.strip().splitlines()[-1])
 
@@ -229,6 +231,7 @@ def print_day(label, new, old):
 
 
 def main(argv=None):
+    global HISTORY_DAYS
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--points", type=int, default=10)
     parser.add_argument("--interval", type=float, default=300.0)
@@ -243,8 +246,13 @@ def main(argv=None):
                         "makes a year of cycles take long; default: beside the store)")
     parser.add_argument("--commit-every", type=int, help="sla.commit_every (default: its "
                         "default); the old revision has no such key")
+    parser.add_argument("--history-days", type=int, default=15,
+                        help="days of history before the timed day (default %(default)s: the "
+                        "baseline window full; past sla.retention_days, 92: a store that "
+                        "prunes, as every router's does after a quarter)")
     parser.add_argument("--package-root", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    HISTORY_DAYS = args.history_days
     Cycles.commit_every = args.commit_every
     work = args.dir or tempfile.mkdtemp(prefix=".bench-sla-", dir=ROOT)
     try:
@@ -273,11 +281,11 @@ def main(argv=None):
                 print("  CPU per cycle {:<18} p50 {} ms, p99 {} ms, max {} ms".format(
                     label, ms(part["p50"]).strip(), ms(part["p99"]).strip(),
                     ms(part["max"]).strip()))
-            print("  last day: 00:05 {} ms, 23:55 {} ms; flash {:.1f} KiB per cycle (year mean);"
-                  " store {:.1f} MiB".format(ms(year["at"]["00:05"]).strip(),
-                                            ms(year["at"]["23:55"]).strip(),
-                                            year["write_bytes_per_cycle"] / 1024.0,
-                                            year["store_mib"]))
+            print("  last day: 00:05 {} ms, 23:55 {} ms; flash {:.1f} KiB per cycle (year mean), "
+                  "{:.1f} (last day); store {:.1f} MiB".format(
+                      ms(year["at"]["00:05"]).strip(), ms(year["at"]["23:55"]).strip(),
+                      year["write_bytes_per_cycle"] / 1024.0,
+                      year["last_day_write_bytes_per_cycle"] / 1024.0, year["store_mib"]))
         for phase in ("day", "old_day", "year"):
             if figures.get(phase, {}).get("errors"):
                 print("{}: {} cycle(s) with an SLA error".format(phase, figures[phase]["errors"]))

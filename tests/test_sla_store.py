@@ -451,3 +451,28 @@ def test_really_full_file_system(tmp_path, small_fs):
     assert store.db.execute("SELECT count(*) FROM points").fetchone()[0] == 1
     assert store.db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
     store.close()
+
+
+def test_a_retention_of_days_is_applied_once_a_day_in_one_batch(tmp_path):
+    """A few rows deleted at every commit rewrote a table and an index page per test point
+    (two thirds of the SLA pass's flash once a store had reached its retention): a retention
+    of days goes at the first commit of each UTC day, and never lags it by more than a day."""
+    config = make_config(tmp_path, "retention_days: 2")
+    path = stores.path_in(str(tmp_path))
+    oldest_seen = []
+    for hour in range(24 * 4):
+        ts = T0 + hour * 3600.0
+        sla.update(config, report(ts, [icmp("edge", ts)]))
+        store = stores.Store(path)
+        oldest = store.db.execute("SELECT min(ts) FROM samples").fetchone()[0]
+        count = store.db.execute("SELECT count(*) FROM samples").fetchone()[0]
+        assert store.db.execute("SELECT sample_count FROM points").fetchone()[0] == count
+        store.close()
+        bound = ts - 2 * 86400.0
+        assert oldest >= bound - 86400.0  # a day late at most
+        oldest_seen.append((hour, oldest - T0))
+    # Within a day nothing goes; at the first commit of a day, all that passed the bound.
+    changes = [hour for (hour, oldest), (_, before) in zip(oldest_seen[1:], oldest_seen)
+               if oldest != before]
+    assert changes == [72], changes  # 00:00 of the fourth day: days 1 and 2 were kept whole
+    assert oldest_seen[72][1] == 24 * 3600.0  # the bound of that commit: T0 + 1 day

@@ -100,6 +100,8 @@ def apply_report(store, sla_config, interval_s, report, now_ts=None, reuse_basel
     reported = _reported_targets(report) if reuse_baselines else None
     thresholds = _thresholds_of(store, sla_config, interval_s)
     prune_before = now_ts - sla_config["retention_days"] * 86400.0
+    # A retention of days is applied once a day (working.Working.flush); a shorter one as is.
+    prune_daily = sla_config["retention_days"] >= 2
     cap_s = 2.0 * interval_s
     points = {}
     for record, cfg, by_column in sorted(_records(report, thresholds), key=_by_target):
@@ -156,7 +158,7 @@ def apply_report(store, sla_config, interval_s, report, now_ts=None, reuse_basel
         store.add_counters(pid, adds)
         store.save_point(pid, record["ts"], error, record["available"], state, baselines)
         store.set_today(pid, day)
-        store.prune(pid, prune_before, thresholds.max_samples)
+        store.prune(pid, prune_before, thresholds.max_samples, daily=prune_daily)
         points[target] = {"point": point, "record": record, "cfg": cfg,
                           "state": state, "baselines": baselines, "today": day,
                           "closed": closed, "stepped": stepped}

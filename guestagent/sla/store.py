@@ -430,12 +430,16 @@ class Store(object):
             })
         return out
 
-    def prune(self, point_id, before_ts, max_samples):
-        """Drop samples older than the retention, then the oldest beyond the bound."""
-        removed = self.db.execute("DELETE FROM samples_main WHERE point_id = ? AND ts < ?",
-                                  (point_id, before_ts)).rowcount
-        removed += self.db.execute("DELETE FROM samples_recent WHERE point_id = ? AND ts < ?",
-                                   (point_id, before_ts)).rowcount
+    def prune(self, point_id, before_ts, max_samples, daily=False):
+        """Drop samples older than `before_ts` (the retention; None: not now), then the oldest
+        beyond the bound. (`daily` is for working.Working, which batches the retention.)"""
+        removed = 0
+        if before_ts is not None:
+            removed += self.db.execute("DELETE FROM samples_main WHERE point_id = ? AND ts < ?",
+                                       (point_id, before_ts)).rowcount
+            removed += self.db.execute(
+                "DELETE FROM samples_recent WHERE point_id = ? AND ts < ?",
+                (point_id, before_ts)).rowcount
         count = self.db.execute("SELECT sample_count FROM points WHERE id = ?",
                                 (point_id,)).fetchone()[0] - removed
         if count > max_samples:

@@ -15,6 +15,17 @@ import json
 from guestagent.sla.store import COUNTERS, _compact
 
 
+# The UTC day (days since the epoch) of the retention bound last applied.
+RETENTION_META = "retention_pruned_day"
+
+
+def _retention_day(prunes, outages_before):
+    bounds = [before_ts for before_ts, _ in prunes.values() if before_ts is not None]
+    if outages_before is not None:
+        bounds.append(outages_before)
+    return int(max(bounds) // 86400) if bounds else None
+
+
 class Working(object):
     def __init__(self, store):
         self.store = store
@@ -42,6 +53,7 @@ class Working(object):
         self._next_point_id = max(list(self._rows) or [0]) + 1
         self._samples = {}  # point id -> [records not in the store yet], in recorded order
         self._prune = {}
+        self._prune_always = False  # a retention shorter than two days: no daily batch
         self._prune_outages_before = None
         self.pending_reports = 0
         self.thresholds = None  # apply._Thresholds of this pass's config
@@ -157,9 +169,12 @@ class Working(object):
             last = sample["ts"] if last is None else max(last, sample["ts"])
         return first, last
 
-    def prune(self, point_id, before_ts, max_samples):
-        """Done at the flush: retention is counted in days, a few hours more change nothing."""
+    def prune(self, point_id, before_ts, max_samples, daily=False):
+        """Done at the flush: retention is counted in days, a few hours more change nothing;
+        with `daily`, the retention at the first flush of a UTC day only (flush())."""
         self._prune[point_id] = (before_ts, max_samples)
+        if not daily:
+            self._prune_always = True
         return 0
 
     def open_outage(self, point_id, start_ts):
@@ -277,7 +292,17 @@ class Working(object):
                            (outage["end_ts"], int(outage["reported"]), outage["id"]))
         for key in sorted(self._dirty_meta):
             self.store.set_meta(key, self._meta[key])
+        # Retention is counted in days: what passed it goes once a day, in one batch (the
+        # oldest day's rows lie together), not a few rows at every commit, each of which
+        # rewrote a table and an index page per test point, and copied them to the rollback
+        # journal first: in a store that had reached its retention that was two thirds of the
+        # SLA pass's flash (bench/bench_sla.py --history-days 100). The count bound stays
+        # checked at every commit.
+        day = _retention_day(self._prune, self._prune_outages_before)
+        due = day is not None and (self._prune_always or self.store.meta(RETENTION_META) != day)
         for point_id, (before_ts, max_samples) in sorted(self._prune.items()):
-            self.store.prune(point_id, before_ts, max_samples)
-        if self._prune_outages_before is not None:
+            self.store.prune(point_id, before_ts if due else None, max_samples)
+        if self._prune_outages_before is not None and due:
             self.store.prune_outages(self._prune_outages_before)
+        if due:
+            self.store.set_meta(RETENTION_META, day)
