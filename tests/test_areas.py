@@ -240,7 +240,7 @@ agent: {{state_dir: {state}, deadline_s: 10, instance: {instance}}}
 device: {{kind: simulated}}
 path_discovery: {{enabled: false}}
 probes:
-  icmp: {{count: 4, interval_s: 0.2, timeout_s: 1}}
+  icmp: {{count: 10, interval_s: 0.2, timeout_s: 1}}
 targets:
   - {{name: edge, host: {edge}, role: isp-edge}}
 router:
@@ -291,7 +291,9 @@ def test_the_worst_area_is_where_the_lab_drops(fleet):
     assert [row["area"] for row in rows][0] == areas.encode(*PLACES[LOSSY], precision=5)
     assert len(rows) == 3 and all(row["routers"] == 3 and row["samples"] == 3 for row in rows)
     worst, others = rows[0], rows[1:]
-    assert worst["loss_ratio"] > 0.2 and all(row["loss_ratio"] == 0 for row in others)
+    # Three samples of 10 pings at a 60% drop: 4 in 12 pings once fell to 2 (16.7%, under the
+    # 20% this asserted); 30 leave "more than a tenth" beyond chance.
+    assert worst["loss_ratio"] > 0.1 and all(row["loss_ratio"] == 0 for row in others)
     assert all(row["availability"] == 1.0 for row in others)
 
 
