@@ -103,8 +103,7 @@ def early_lock(config_path):
     path = os.path.abspath(config_path or configs.default_path())
     from guestagent import runtimefiles
     digest = configs.path_digest(path)[:16]  # the same name as with hashlib, without it
-    lock = runtimefiles.path("guestagent-{}.lock".format(digest))
-    return CycleLock(os.path.dirname(lock), os.path.basename(lock))
+    return CycleLock(runtimefiles.directory(), "guestagent-{}.lock".format(digest))
 
 
 class _Future(object):
@@ -383,18 +382,18 @@ class Cycle(object):
             probes.module(kind)
         proc.prepare()
         path = self.path_target()
-        runs_program = [t for t in targets if _runs_program(t)]
-        self._starts = starts = _Starts(
-            len(runs_program) + (1 if path is not None and _runs_program(path) else 0))
+        waited = [t for t in targets + [path] if t is not None and _runs_program(t)]
+        self._starts = starts = _Starts(len(waited))
+
+        def starts_of(target):
+            return starts if target in waited else None
+
         tasks = _Tasks(workers)
         try:
             # The probes' programs start first: the router's sections are mostly parsing, and
             # would hold the GIL that each ping's start needs.
-            futures = [(t, tasks.submit(self.run_probe, t,
-                                        starts if _runs_program(t) else None)) for t in targets]
-            path_future = tasks.submit(self.discover_path,
-                                       starts if path is not None and _runs_program(path)
-                                       else None)
+            futures = [(t, tasks.submit(self.run_probe, t, starts_of(t))) for t in targets]
+            path_future = tasks.submit(self.discover_path, starts_of(path))
             identify_future = tasks.submit(self.identify)
             collect_future = tasks.submit(self.collect_then_prepare)
             try:

@@ -262,24 +262,15 @@ class _Child(object):
 def _posix_spawn(argv, env):
     import ctypes
     libc, opaque = _spawn_lib[0], _opaque()
-    actions, attributes, default_signals = opaque(), opaque(), opaque()
+    actions, attributes = opaque(), _spawn_attributes()
     out_read, out_write = os.pipe()  # not inheritable: only the dup2'd ends reach the child
     err_read, err_write = os.pipe()
     libc.posix_spawn_file_actions_init(ctypes.byref(actions))
-    libc.posix_spawnattr_init(ctypes.byref(attributes))
     try:
         libc.posix_spawn_file_actions_addopen(ctypes.byref(actions), 0, b"/dev/null",
                                               os.O_RDONLY, 0)
         libc.posix_spawn_file_actions_adddup2(ctypes.byref(actions), out_write, 1)
         libc.posix_spawn_file_actions_adddup2(ctypes.byref(actions), err_write, 2)
-        # What Python ignores, the program gets back as the default (Popen's restore_signals).
-        libc.sigemptyset(ctypes.byref(default_signals))
-        for number in (signal.SIGPIPE, signal.SIGXFSZ):
-            libc.sigaddset(ctypes.byref(default_signals), int(number))
-        libc.posix_spawnattr_setsigdefault(ctypes.byref(attributes),
-                                           ctypes.byref(default_signals))
-        libc.posix_spawnattr_setflags(ctypes.byref(attributes),
-                                      ctypes.c_short(_SPAWN_SETSID | _SPAWN_SETSIGDEF))
         words = [os.fsencode(word) for word in argv]
         c_argv = (ctypes.c_char_p * (len(words) + 1))(*(words + [None]))
         environment = os.environb if env is None else dict(
@@ -299,7 +290,6 @@ def _posix_spawn(argv, env):
         raise
     finally:
         libc.posix_spawn_file_actions_destroy(ctypes.byref(actions))
-        libc.posix_spawnattr_destroy(ctypes.byref(attributes))
         os.close(out_write)
         os.close(err_write)
     if failure:
@@ -307,6 +297,29 @@ def _posix_spawn(argv, env):
         os.close(err_read)
         raise OSError(failure, os.strerror(failure), argv[0])
     return _Child(pid.value, out_read, err_read)
+
+
+_attributes = []
+
+
+def _spawn_attributes():
+    """The attributes every program is started with (made once, only read by posix_spawn): a
+    session of its own, and what Python ignores back to the default (Popen's
+    restore_signals)."""
+    if not _attributes:
+        import ctypes
+        libc = _spawn_lib[0]
+        attributes, default_signals = _opaque()(), _opaque()()
+        libc.posix_spawnattr_init(ctypes.byref(attributes))
+        libc.sigemptyset(ctypes.byref(default_signals))
+        for number in (signal.SIGPIPE, signal.SIGXFSZ):
+            libc.sigaddset(ctypes.byref(default_signals), int(number))
+        libc.posix_spawnattr_setsigdefault(ctypes.byref(attributes),
+                                           ctypes.byref(default_signals))
+        libc.posix_spawnattr_setflags(ctypes.byref(attributes),
+                                      ctypes.c_short(_SPAWN_SETSID | _SPAWN_SETSIGDEF))
+        _attributes.append(attributes)
+    return _attributes[0]
 
 
 _opaque_type = []
@@ -332,5 +345,5 @@ def _candidates(program, env):
         return [program]
     paths = [os.path.join(os.fsencode(directory), program)
              for directory in os.get_exec_path(env)]
-    found = [path for path in paths if os.access(path, os.X_OK) and not os.path.isdir(path)]
-    return found + [path for path in paths if path not in found] if found else paths
+    return [path for path in paths if os.access(path, os.X_OK) and
+            not os.path.isdir(path)] or paths[:1]  # none: the first says ENOENT or EACCES

@@ -10,8 +10,12 @@ this process, mode 0600, renamed over the old one: a reader sees the old file or
 import os
 
 
+def directory():
+    return os.environ.get("XDG_RUNTIME_DIR") or "/tmp"
+
+
 def path(name):
-    return os.path.join(os.environ.get("XDG_RUNTIME_DIR") or "/tmp", name)
+    return os.path.join(directory(), name)
 
 
 def read_private(file_path, max_bytes):
