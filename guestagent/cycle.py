@@ -377,12 +377,14 @@ class Cycle(object):
         targets = self.targets()
         workers = max(1, min(self.config.probes.concurrency, len(targets) + 2)) + 2
         # Loaded here, once, rather than by fifty threads at once behind the import lock.
-        from guestagent import probes, proc
+        from guestagent import probes
         for kind in sorted(set(t.kind for t in targets)):
             probes.module(kind)
-        proc.prepare()
         path = self.path_target()
         waited = [t for t in targets + [path] if t is not None and _runs_program(t)]
+        if waited:  # a cycle that starts no program (no test point) loads none of it
+            from guestagent import proc
+            proc.prepare()
         self._starts = starts = _Starts(len(waited))
 
         def starts_of(target):
