@@ -22,6 +22,7 @@ directory) and prints both side by side. Figures only; nothing is asserted.
 """
 
 import argparse
+import contextlib
 import json
 import os
 import random
@@ -70,13 +71,21 @@ def report(ts, points, rng):
 
 
 def write_bytes():
+    # Under --loop-ext4 the cycles run with uid 1000 as their effective uid, which may not read
+    # this root process's /proc/self/io: root again for the read.
+    user = os.geteuid() if os.geteuid() != os.getuid() else None
     try:
+        if user is not None:
+            os.seteuid(0)
         with open("/proc/self/io") as f:
             for line in f:
                 if line.startswith("write_bytes:"):
                     return int(line.split()[1])
     except (IOError, OSError):
         pass
+    finally:
+        if user is not None:
+            os.seteuid(user)
     return 0
 
 
@@ -107,6 +116,7 @@ class Cycles(object):
     """Cycles through the engine as `cycle.py` runs them, timed one by one."""
 
     commit_every = None  # --commit-every: the config key, else its default
+    device = None  # --loop-ext4: a flashdev.LoopExt4, whose sectors written are counted too
 
     def __init__(self, work, points, interval_s, rng, journal_dir=None):
         from guestagent.sla import config as sla_config
@@ -116,7 +126,7 @@ class Cycles(object):
         if self.commit_every and "commit_every" in self.cfg:
             self.cfg["commit_every"] = self.commit_every
         self.points, self.interval_s, self.rng = points, interval_s, rng
-        self.cpu_s, self.bytes = [], []
+        self.cpu_s, self.bytes, self.device_bytes = [], [], []
         self.errors = 0
         # The default journal bound; the year keeps smaller files: the journal's own reading
         # cost (it reads its current file whole) is not the engine's, and a year takes long.
@@ -126,19 +136,28 @@ class Cycles(object):
         from guestagent import sla
         from guestagent.sinks import journal
         rep = report(ts, self.points, self.rng)
+        d0 = self.device.written() if self.device else 0
         w0, t0 = write_bytes(), time.process_time()
         pending = sla.begin_store(self.path, self.cfg, self.interval_s, rep, self.journal_dir)
         cpu, written = time.process_time() - t0, write_bytes() - w0
+        device = self.device.written() - d0 if self.device else 0
         rep["sla"] = pending.section
         journal.append(self.journal_dir, json.dumps(rep, separators=(",", ":")),
                        self.journal_max_bytes, 2)
+        d0 = self.device.written() if self.device else 0
         w0, t0 = write_bytes(), time.process_time()
         error = pending.commit()
         self.cpu_s.append(cpu + time.process_time() - t0)
         self.bytes.append(written + write_bytes() - w0)
+        if self.device:
+            self.device_bytes.append(device + self.device.written() - d0)
         if error or pending.section.get("error"):
             self.errors += 1
         return pending.section
+
+
+def mean(values):
+    return sum(values) / float(len(values)) if values else None
 
 
 def stats(values):
@@ -159,14 +178,14 @@ def day_phase(work, points, interval_s):
     cycles = Cycles(work, points, interval_s, rng)
     for n in range(int(3600 / interval_s)):  # the last hour of the day before
         cycles.run(day0 - 3600 + n * interval_s)
-    cycles.cpu_s, cycles.bytes = [], []
+    cycles.cpu_s, cycles.bytes, cycles.device_bytes = [], [], []
     for n in range(per_day):
         cycles.run(day0 + n * interval_s)
     at = dict((label, cycles.cpu_s[int(seconds / interval_s)])
               for label, seconds in (("00:05", 300), ("23:55", 86100)))
     return {"points": points, "cycles": per_day, "cpu_s": stats(cycles.cpu_s), "at": at,
             "write_bytes_per_cycle": sum(cycles.bytes) / float(len(cycles.bytes)),
-            "errors": cycles.errors}
+            "device_bytes_per_cycle": mean(cycles.device_bytes), "errors": cycles.errors}
 
 
 def year_phase(work, points, interval_s, days, journal_dir=None):
@@ -183,6 +202,9 @@ def year_phase(work, points, interval_s, days, journal_dir=None):
             "at": {"00:05": last[1], "23:55": last[per_day - 1]},
             "write_bytes_per_cycle": sum(cycles.bytes) / float(len(cycles.bytes)),
             "last_day_write_bytes_per_cycle": sum(cycles.bytes[-per_day:]) / float(per_day),
+            "last_day_bytes": cycles.bytes[-per_day:],
+            "device_bytes_per_cycle": mean(cycles.device_bytes),
+            "last_day_device_bytes": cycles.device_bytes[-per_day:],
             "store_mib": sum(os.path.getsize(os.path.join(work, name))
                              for name in os.listdir(work) if name.startswith("sla.sqlite3")
                              and os.path.isfile(os.path.join(work, name))) / 1048576.0,
@@ -204,6 +226,21 @@ def old_day(rev, work, points, interval_s):
          str(HISTORY_DAYS), "--dir",
          os.path.join(work, "old-run"), "--json"], env=env, universal_newlines=True)
     return json.loads(output.strip().splitlines()[-1])
+
+
+def flash_split(per_cycle):
+    """Where a day's flash goes: its first commit (samples moved into the index, the retention
+    applied), the other commits, the cycles that committed nothing."""
+    commits = [(i, b) for i, b in enumerate(per_cycle) if b]
+    if not commits:
+        return "nothing written"
+    first, others = commits[0][1], [b for _, b in commits[1:]]
+    rest = sum(b for i, b in enumerate(per_cycle) if not b)
+    total = float(sum(per_cycle))
+    return ("{} commits, {:.0f} KiB in all: the first {:.0f} KiB ({:.0%}), the others {:.0f} KiB "
+            "each on average ({:.0%}), {:.0f} KiB in cycles without one".format(
+                len(commits), total / 1024, first / 1024.0, first / total,
+                sum(others) / 1024.0 / max(1, len(others)), sum(others) / total, rest / 1024.0))
 
 
 def ms(value):
@@ -228,6 +265,9 @@ def print_day(label, new, old):
     print("  {:<34} {:>9} {:>9}".format(
         "flash KiB per cycle (day mean)", "{:.1f}".format(old["write_bytes_per_cycle"] / 1024.0)
         if old else "-", "{:.1f}".format(new["write_bytes_per_cycle"] / 1024.0)))
+    if new.get("device_bytes_per_cycle") is not None:
+        print("  {:<34} {:>9} {:>9}".format("on the device (private ext4)", "-", "{:.1f}".format(
+            new["device_bytes_per_cycle"] / 1024.0)))
 
 
 def main(argv=None):
@@ -250,11 +290,32 @@ def main(argv=None):
                         help="days of history before the timed day (default %(default)s: the "
                         "baseline window full; past sla.retention_days, 92: a store that "
                         "prunes, as every router's does after a quarter)")
+    parser.add_argument("--loop-ext4", action="store_true", help="run in a private ext4 on a "
+                        "loop device (root) and count the sectors written to it as well: "
+                        "write_bytes counts whole large folios on this kernel (flashdev.py)")
     parser.add_argument("--package-root", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     HISTORY_DAYS = args.history_days
     Cycles.commit_every = args.commit_every
-    work = args.dir or tempfile.mkdtemp(prefix=".bench-sla-", dir=ROOT)
+    device = None
+    if args.loop_ext4:
+        if args.dir:
+            parser.error("--loop-ext4 makes its own file system: no --dir")
+        from flashdev import LoopExt4
+        device = Cycles.device = LoopExt4(os.path.join(ROOT, "build")).__enter__()
+    user = contextlib.contextmanager(lambda: (yield))()
+    if device:
+        # Loaded while root: this interpreter's files may not be readable by uid 1000.
+        from guestagent import sla  # noqa: F401
+        from guestagent.sla import apply, config, export, report, working  # noqa: F401
+        from guestagent.sinks import journal  # noqa: F401
+        import base64, binascii, bisect, gc, math, zlib  # noqa: F401,E401 (lazy in the package)
+        if args.year_journal:
+            os.makedirs(args.year_journal, exist_ok=True)
+        user = device.as_user(*([args.year_journal] if args.year_journal else []))
+    user.__enter__()
+    work = args.dir or tempfile.mkdtemp(prefix=".bench-sla-",
+                                        dir=device.mount_point if device else ROOT)
     try:
         figures = {}
         if args.phase in ("day", "all"):
@@ -286,12 +347,22 @@ def main(argv=None):
                       ms(year["at"]["00:05"]).strip(), ms(year["at"]["23:55"]).strip(),
                       year["write_bytes_per_cycle"] / 1024.0,
                       year["last_day_write_bytes_per_cycle"] / 1024.0, year["store_mib"]))
+            print("  last day's flash: " + flash_split(year["last_day_bytes"]))
+            if year.get("last_day_device_bytes"):
+                print("  on the device (a private ext4, its journal included): {:.1f} KiB per "
+                      "cycle (year mean), {:.1f} (last day); last day: {}".format(
+                          year["device_bytes_per_cycle"] / 1024.0,
+                          mean(year["last_day_device_bytes"]) / 1024.0,
+                          flash_split(year["last_day_device_bytes"])))
         for phase in ("day", "old_day", "year"):
             if figures.get(phase, {}).get("errors"):
                 print("{}: {} cycle(s) with an SLA error".format(phase, figures[phase]["errors"]))
     finally:
         if not args.dir:
             shutil.rmtree(work, ignore_errors=True)
+        user.__exit__(None, None, None)
+        if device:
+            device.__exit__(None, None, None)
     return 0
 
 
