@@ -2,6 +2,7 @@
 writes to flash.
 
     python3 bench/bench_sla.py [--points 10] [--interval 300] [--year-days 365] [--old REV]
+        [--loop-ext4]   # also the sectors a private ext4 gets (root; bench/flashdev.py)
 
 Time-compressed: the cycles are fed to the engine one after another without sleeping, each
 exactly as a cycle does it (`sla.begin_store` with the journal directory, the report with its

@@ -1,6 +1,6 @@
 """Flash writes, history and the VictoriaMetrics sink's journal reading, side by side in one run.
 
-    python bench/journal.py [--cycles N] [--dir DIR]
+    python bench/journal.py [--cycles N] [--dir DIR | --loop-ext4]
 
 1. write_bytes per 10-test-point cycle by file: real `python -m guestagent run` cycles on the
    simulated router with loopback targets (10 pings each) and a VictoriaMetrics sink (Debian's
@@ -9,7 +9,10 @@
    save, the lock and the SQLite store's begin/commit, and os.wait4() gives its whole
    ru_oublock * 512. Rotation is measured once (a cycle whose journal file is full) and
    amortized over the cycles a file holds. Under DIR (default: in this checkout), which must
-   not be tmpfs.
+   not be tmpfs. `--loop-ext4` (root): the state on a private ext4 on a loop device, the cycles
+   run as uid 1000 (Guest Shell's user) with the system's python3, and the sectors each cycle
+   writes to that device printed beside: write_bytes misses the file system's journal, and on
+   kernels with large folios counts whole folios (bench/flashdev.py).
 2. Journal days held for the default budget at 10 and 50 test points (a 5-minute cycle), from
    the compact lines those cycles wrote.
 3. The VictoriaMetrics sink when caught up: journal bytes read and sink time per cycle against
@@ -116,11 +119,37 @@ targets:
     return path
 
 
+# --loop-ext4 runs the cycles as Guest Shell does, as uid 1000 (shared/docs/platform.md): as
+# root, SQLite fchown()s its journal at each open, a change of its own to the file system.
+AS_USER = None  # (python, site-packages) an unprivileged user can run
+
+
+def unprivileged_python():
+    """An interpreter of this version that uid 1000 can run (this one may sit under /root),
+    with this venv's site-packages for the dependencies."""
+    import sysconfig
+    candidate = "/usr/bin/python{}.{}".format(*sys.version_info[:2])
+    if not os.access(candidate, os.X_OK):
+        raise SystemExit("--loop-ext4 runs the cycles as uid 1000 with {}: not found".format(
+            candidate))
+    return candidate, sysconfig.get_paths()["purelib"]
+
+
 def cycle(config, parts_path):
     """(parts {label: bytes}, total write bytes) of one real cycle process."""
     env = dict(os.environ, PYTHONPATH=ROOT, BENCH_PARTS=parts_path)
-    proc = subprocess.Popen([sys.executable, "-c", CHILD, "run", "--config", config],
-                            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    python, preexec = sys.executable, None
+    if AS_USER:
+        python = AS_USER[0]
+        env["PYTHONPATH"] = os.pathsep.join([ROOT, AS_USER[1]])
+        env["HOME"] = "/tmp"
+
+        def preexec():
+            os.setgid(1000)
+            os.setuid(1000)
+    proc = subprocess.Popen([python, "-c", CHILD, "run", "--config", config],
+                            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            preexec_fn=preexec)
     _, status, usage = os.wait4(proc.pid, 0)
     proc.returncode = os.waitstatus_to_exitcode(status) if hasattr(
         os, "waitstatus_to_exitcode") else status >> 8
@@ -161,13 +190,27 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--cycles", type=int, default=12, help="measured 10-point cycles")
     parser.add_argument("--dir", default=ROOT, help="where the state goes (not tmpfs)")
+    parser.add_argument("--loop-ext4", action="store_true", help="the state on a private ext4 "
+                        "on a loop device (root): the sectors each cycle writes to it, the file "
+                        "system's journal included, beside write_bytes (flashdev.py)")
     args = parser.parse_args()
+    device = None
+    if args.loop_ext4:
+        sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+        from flashdev import LoopExt4
+        device = LoopExt4(os.path.join(ROOT, "build")).__enter__()
+        args.dir = device.mount_point
+        global AS_USER
+        AS_USER = unprivileged_python()
     from guestagent import config as configs, statefile
     from guestagent.sinks import journal
     defaults = configs.parse("{}\n")
     max_bytes, budget = defaults.journal.max_bytes, defaults.journal.budget_bytes
     work = tempfile.mkdtemp(prefix="bench-journal-", dir=args.dir)
-    vm, vm_url = start_vm(work)
+    # VictoriaMetrics' own files stay off the measured file system.
+    vm_dir = tempfile.mkdtemp(prefix="bench-journal-vm-", dir=os.path.join(ROOT, "build")) \
+        if device else work
+    vm, vm_url = start_vm(vm_dir)
     try:
         kind = filesystem(os.path.realpath(work))
         print("machine: {} cores, Python {}; state on {} ({}); VictoriaMetrics {}".format(
@@ -177,12 +220,20 @@ def main():
         # that the whole-process figure is the cycle's alone.
         parts_dir = tempfile.mkdtemp(dir="/dev/shm") if os.path.isdir("/dev/shm") else work
         parts_path = os.path.join(parts_dir, "parts.json")
+        if device:
+            for path in (work, parts_dir):
+                os.chown(path, 1000, 1000)
 
         # -- 1. write_bytes per 10-point cycle, by file ------------------------------------
         config10 = write_config(work, "s10", 10, vm_url)
         for _ in range(2):  # first use: the store's schema, the journal's first line
             cycle(config10, parts_path)
-        runs = [cycle(config10, parts_path) for _ in range(args.cycles)]
+        runs, on_device = [], []
+        for _ in range(args.cycles):
+            before = device.written() if device else 0
+            runs.append(cycle(config10, parts_path))
+            if device:
+                on_device.append(device.written() - before)
         jdir10 = os.path.join(work, "s10", "journal")
         lines10 = journal_lines(jdir10)
         full10, compact10 = len(lines10[0]) + 1, statistics.mean(
@@ -220,6 +271,10 @@ def main():
                                                "(other)"))
         print("{:<44} {:>10.0f} {:>10}".format("whole cycle process (wait4 ru_oublock*512)",
                                                total_mean, 16384))
+        if device:
+            print("{:<44} {:>10.0f}   (min {:.0f}, max {:.0f}; as uid 1000)".format("on the device: a private ext4, its journal incl.",
+                                     statistics.mean(on_device), min(on_device),
+                                     max(on_device)))
         created = sorted(set(os.listdir(os.path.join(work, "s10"))) |
                          set("journal/" + n for n in os.listdir(jdir10)))
         print("files in the state after the run: {}".format(", ".join(created)))
@@ -298,6 +353,9 @@ def main():
             vm.terminate()
             vm.wait(10)
         shutil.rmtree(work, ignore_errors=True)
+        if device:
+            shutil.rmtree(vm_dir, ignore_errors=True)
+            device.__exit__(None, None, None)
 
 
 if __name__ == "__main__":
