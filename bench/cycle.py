@@ -386,6 +386,7 @@ def measured(argv, env=None, rss=False):
     if wrapped is not argv:
         with open(rss_file) as f:
             peak_mib = int(f.read().split()[-1]) / 1024.0
+        os.remove(rss_file)
     return wall, usage.ru_utime + usage.ru_stime, peak_mib, usage.ru_oublock * 512
 
 

@@ -211,6 +211,7 @@ def main():
     vm_dir = tempfile.mkdtemp(prefix="bench-journal-vm-", dir=os.path.join(ROOT, "build")) \
         if device else work
     vm, vm_url = start_vm(vm_dir)
+    parts_dir = work
     try:
         kind = filesystem(os.path.realpath(work))
         print("machine: {} cores, Python {}; state on {} ({}); VictoriaMetrics {}".format(
@@ -218,7 +219,8 @@ def main():
             "on loopback" if vm_url else "not installed: sink left out"))
         # The child's own report of its parts goes to tmpfs, where writes are not counted, so
         # that the whole-process figure is the cycle's alone.
-        parts_dir = tempfile.mkdtemp(dir="/dev/shm") if os.path.isdir("/dev/shm") else work
+        parts_dir = tempfile.mkdtemp(prefix="bench-journal-parts-", dir="/dev/shm") \
+            if os.path.isdir("/dev/shm") else work
         parts_path = os.path.join(parts_dir, "parts.json")
         if device:
             for path in (work, parts_dir):
@@ -353,6 +355,8 @@ def main():
             vm.terminate()
             vm.wait(10)
         shutil.rmtree(work, ignore_errors=True)
+        if parts_dir != work:
+            shutil.rmtree(parts_dir, ignore_errors=True)
         if device:
             shutil.rmtree(vm_dir, ignore_errors=True)
             device.__exit__(None, None, None)
