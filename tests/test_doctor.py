@@ -104,10 +104,10 @@ def test_the_text_output_is_one_line_per_check(tmp_path, capsys, fake_cli):
     assert code == 0  # warnings only (no Pushgateway, no applets)
     assert [line[:4] for line in lines[:-1]] and all(
         line[:4] in ("PASS", "WARN", "FAIL", "SKIP") for line in lines[:-1])
-    assert len(lines) == 17
+    assert len(lines) == 18
     assert "WARN  eem         no applet installed: nothing starts the agent -- fix: " \
            "`guestagent eem apply`" in "\n".join(lines)
-    assert lines[-1].startswith("16 check(s): 0 failed")
+    assert lines[-1].startswith("17 check(s): 0 failed")
 
 
 def test_no_cli_module(tmp_path, capsys):
@@ -302,3 +302,50 @@ def test_history_says_how_many_days_the_journal_budget_holds(tmp_path):
     config.journal.budget_bytes = int(per_report * 288)  # one day: short of the outage window
     check = doctor.check_history(config)
     assert check.status == doctor.WARN and "journal.budget_bytes" in check.fix
+
+
+# /proc/mounts lines in the kernel's format (fields: device, mount point, type, options, 0, 0);
+# written for this test, not captured from a router.
+MOUNTS = """\
+/dev/root / ext4 rw,relatime 0 0
+tmpfs /tmp tmpfs rw,nosuid,nodev 0 0
+/dev/mmcblk0p3 /bootflash ext4 rw,noatime 0 0
+/dev/mmcblk0p4 /bootflash/guest\\040share vfat rw,relatime,fmask=0022 0 0
+/dev/mmcblk0p5 /bootflash/guest-share ext4 rw,lazytime,relatime 0 0
+"""
+
+
+def test_mount_of_takes_the_longest_mount_point_and_unescapes_spaces():
+    from guestagent.commands import doctor
+    assert doctor.mount_of("/bootflash/guest-share/guestagent/journal", MOUNTS) == (
+        "/bootflash/guest-share", "ext4", ["rw", "lazytime", "relatime"])
+    assert doctor.mount_of("/bootflash/guest share/j", MOUNTS)[:2] == (
+        "/bootflash/guest share", "vfat")
+    assert doctor.mount_of("/bootflash/guest-sharex", MOUNTS)[0] == "/bootflash"  # not a prefix
+    assert doctor.mount_of("/var/log", MOUNTS)[0] == "/"
+    assert doctor.mount_of("/x", "garbage\n\n") is None
+
+
+def test_flash_says_what_the_journal_file_system_adds(tmp_path):
+    from guestagent import config as configs
+    from guestagent.commands import doctor
+
+    def check(journal_dir, mounts=MOUNTS):
+        path = tmp_path / "mounts"
+        path.write_text(mounts)
+        config = configs.parse("agent: {{state_dir: {}}}\njournal: {{dir: {}}}\n".format(
+            tmp_path, journal_dir))
+        return doctor.check_flash(config, str(path))
+
+    found = check("/bootflash/gj")
+    assert found.status == doctor.PASS
+    assert found.message == ("the journal is on /bootflash (ext4, rw,noatime); each cycle's two "
+                             "durable writes (its report, its state) also cost ext4 a journal "
+                             "commit each")
+    assert "commit" not in check("/bootflash/guest-share/j").message  # lazytime
+    assert "commit" not in check("/bootflash/guest share/j").message  # vfat: no journal
+    memory = check("/tmp/j")
+    assert memory.status == doctor.WARN and "bootflash" in memory.fix
+    assert check("/x", mounts="").status == doctor.SKIP
+    config = configs.parse("agent: {{state_dir: {}}}\n".format(tmp_path))
+    assert doctor.check_flash(config, str(tmp_path / "absent")).status == doctor.SKIP

@@ -12,7 +12,8 @@ import re
 import sys
 
 HELP = "check Python, the cli module, ping/traceroute, locale, secret files, state directory, " \
-       "config, Pushgateway, GPS, IP SLA, tracks and the EEM applets; one line each"
+       "history, flash, config, Pushgateway, GPS, IP SLA, tracks and the EEM applets; one line " \
+       "each"
 
 PASS, WARN, FAIL, SKIP = "PASS", "WARN", "FAIL", "SKIP"
 # Below this free space on the state directory's file system the journal cannot rotate safely.
@@ -417,6 +418,52 @@ def check_history(config):
     return Check("history", PASS, text)
 
 
+# File systems that journal their metadata: each fsync that changes a file's size, and each
+# changed modification time, costs such a file system a commit of its own on the flash
+# (docs/flash.md, "On the device": 46 KiB a cycle on ext4 against 10 KiB of the agent's writes).
+JOURNALING_FS = ("ext3", "ext4", "xfs", "jfs", "reiserfs", "btrfs", "f2fs", "nilfs2")
+
+
+def mount_of(path, mounts_text):
+    """(mount point, type, options) of the mount `path` lies on, from /proc/mounts' text; None
+    when no line covers it. The longest mount point that is a prefix wins (the last one mounted
+    there, as the kernel resolves it)."""
+    path = os.path.abspath(path)
+    best = None
+    for line in mounts_text.splitlines():
+        fields = line.split()
+        if len(fields) < 4:
+            continue
+        point = fields[1].replace("\\040", " ")
+        inside = path == point or path.startswith(point.rstrip("/") + "/")
+        if inside and (best is None or len(point) >= len(best[0])):
+            best = (point, fields[2], fields[3].split(","))
+    return best
+
+
+def check_flash(config, mounts_path="/proc/mounts"):
+    """The file system the journal is written to, and what it adds to each cycle's writes."""
+    directory = os.path.realpath(config.journal.dir)
+    try:
+        with open(mounts_path) as f:
+            found = mount_of(directory, f.read())
+    except (IOError, OSError) as exc:
+        return Check("flash", SKIP, "cannot read {}: {}".format(mounts_path, exc.strerror or exc))
+    if found is None:
+        return Check("flash", SKIP, "no mount found for {}".format(directory))
+    point, kind, options = found
+    text = "the journal is on {} ({}, {})".format(point, kind, ",".join(
+        o for o in options if o in ("rw", "ro", "noatime", "relatime", "strictatime",
+                                    "lazytime", "sync")) or "defaults")
+    if kind == "tmpfs" or kind == "ramfs":
+        return Check("flash", WARN, text + ": memory, lost at a reload",
+                     "set journal.dir on bootflash (/bootflash/guest-share/guestagent/...)")
+    if kind in JOURNALING_FS and "lazytime" not in options:
+        text += "; each cycle's two durable writes (its report, its state) also cost {} a " \
+            "journal commit each".format(kind)
+    return Check("flash", PASS, text)
+
+
 def check_pushgateway(config):
     from guestagent.sinks import pushgateway
     push = config.sinks.pushgateway
@@ -605,6 +652,7 @@ def _run_checks(config_path):
     checks.append(check_secrets(config))
     checks.extend(check_state_dir(config))
     checks.append(check_history(config))
+    checks.append(check_flash(config))
     checks.append(check_pushgateway(config))
     checks.append(check_gps(config, device))
     checks.append(check_ipsla(config, device))
