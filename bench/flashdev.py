@@ -3,8 +3,8 @@
 Why: /proc/self/io `write_bytes` (and `ru_oublock`) counts a page-cache folio when it is
 dirtied, whole. Kernels with large folios on ext4 (6.x; this machine runs 6.18) keep a file that
 was read with read-ahead, or written in big chunks, in folios of up to 2 MiB, so one 4 KiB page
-changed in the SLA store counts 2 MiB there while the disk gets 4-8 KiB. Guest Shell's kernel
-counts 4 KiB pages. The sectors written to a loop device that only the bench writes to are what
+changed in the SLA store counts 2 MiB there while the disk gets 4-8 KiB (a kernel without large
+folios in ext4 counts 4 KiB pages). The sectors written to a loop device that only the bench writes to are what
 the flash would get, the file system's own journal included: `LoopExt4.written()`, after a sync.
 The measured code runs as Guest Shell's user (uid 1000, `as_user()`), not root: as root, SQLite
 fchown()s its journal at every open, and that ctime change alone costs a file-system journal
