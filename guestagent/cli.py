@@ -22,8 +22,8 @@ COMMAND_HELP = {
     "eem": "EEM applets: `render` the config lines, `apply` them through the cli module, "
            "`remove` them",
     "doctor": "check Python, the cli module, ping/traceroute, locale, secret files, state "
-              "directory, config, Pushgateway, GPS, IP SLA, tracks and the EEM applets; one line "
-              "each",
+              "directory, history, flash, config, Pushgateway, GPS, IP SLA, tracks and the EEM "
+              "applets; one line each",
     "bundle": "build the offline Guest Shell bundle (dist/guestagent-<version>-guestshell.tar.gz)",
     "status": "the latest cycle and today's picture from the journal (never probes)",
     "sla": "SLA report: availability, outages, delay percentiles, loss, Fa, baselines",
