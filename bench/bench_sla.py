@@ -23,7 +23,6 @@ directory) and prints both side by side. Figures only; nothing is asserted.
 """
 
 import argparse
-import contextlib
 import json
 import os
 import random
@@ -308,7 +307,7 @@ def main(argv=None):
             parser.error("--loop-ext4 makes its own file system: no --dir")
         from flashdev import LoopExt4
         device = Cycles.device = LoopExt4(os.path.join(ROOT, "build")).__enter__()
-    user = contextlib.contextmanager(lambda: (yield))()
+    user = None  # the cycles' effective user on the device: Guest Shell's
     if device:
         # Loaded while root: this interpreter's files may not be readable by uid 1000.
         from guestagent import sla  # noqa: F401
@@ -320,7 +319,8 @@ def main(argv=None):
         args.year_journal = args.year_journal or os.path.join(Cycles.journal_root, "year")
         os.makedirs(args.year_journal, exist_ok=True)
         user = device.as_user(Cycles.journal_root, args.year_journal)
-    user.__enter__()
+    if user:
+        user.__enter__()
     work = args.dir or tempfile.mkdtemp(prefix=".bench-sla-",
                                         dir=device.mount_point if device else ROOT)
     try:
@@ -369,7 +369,8 @@ def main(argv=None):
             shutil.rmtree(work, ignore_errors=True)
         if Cycles.journal_root:
             shutil.rmtree(Cycles.journal_root, ignore_errors=True)
-        user.__exit__(None, None, None)
+        if user:
+            user.__exit__(None, None, None)
         if device:
             device.__exit__(None, None, None)
     return 0

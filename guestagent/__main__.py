@@ -1,9 +1,8 @@
 import sys
 
 if __name__ == "__main__":
-    if sys.argv[1:] == ["--version"]:  # before loading the command line: start-up is the cost
-        from guestagent import __version__
-        sys.stdout.write("guestagent {}\n".format(__version__))
+    from guestagent import answered_version
+    if answered_version(sys.argv[1:]):  # before loading the command line
         sys.exit(0)
     from guestagent.cli import main
     sys.exit(main())

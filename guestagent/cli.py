@@ -10,7 +10,7 @@ what it cannot encode is printed as backslash escapes. Input files are read as U
 
 import sys
 
-from guestagent import EXIT_LOCKED, EXIT_OK, EXIT_USAGE, __version__
+from guestagent import EXIT_LOCKED, EXIT_OK, EXIT_USAGE, __version__, answered_version
 
 # Subcommands that live in guestagent/commands/<name>.py (HELP, add_arguments, main).
 COMMANDS = ["demo", "eem", "doctor", "bundle", "status", "sla", "state", "report"]
@@ -39,6 +39,7 @@ def _command_module(name):
     """guestagent/commands/<name>.py. Not through importlib: on Python 3.6 importing that
     package (types, functools, collections, warnings ...) was half of `--version`'s start-up."""
     return __import__("guestagent.commands." + name, fromlist=["main"])
+
 
 EPILOG = """exit codes: 0 ok, 1 the cycle ran but recorded errors, 2 bad configuration or usage,
 3 another cycle holds the lock"""
@@ -408,9 +409,7 @@ def run_arguments(argv):
 
 def _main(argv=None):
     words = sys.argv[1:] if argv is None else list(argv)
-    if words == ["--version"]:
-        # What argparse's version action prints, without building the parser (start-up).
-        sys.stdout.write("guestagent {}\n".format(__version__))
+    if answered_version(words):
         return EXIT_OK
     args = run_arguments(words)
     if args is not None:  # how EEM starts every cycle

@@ -341,21 +341,11 @@ SCHEMA_SOURCES = ("config.py", "schema.py", "iostokens.py", "eem.py", "collector
                   "probes/throughput.py")
 
 
-def path_digest(path):
-    """The SHA-1 hex digest of a path's text (names of runtime files), without importing hashlib
-    (on Python 3.6 it loads OpenSSL's and every built-in hash: ~2 ms of a cycle's start-up)."""
-    try:
-        from _sha1 import sha1
-    except ImportError:  # an interpreter built without its own SHA-1
-        from hashlib import sha1
-    return sha1(path.encode("utf-8", "replace")).hexdigest()
-
-
 def document_cache_path(config_path):
     """Where the parsed document of `config_path` is kept: the runtime directory (as the early
     lock), one file per config path, readable by this user only."""
     from guestagent import runtimefiles
-    digest = path_digest(os.path.abspath(config_path))
+    digest = runtimefiles.path_digest(os.path.abspath(config_path))
     return runtimefiles.path("guestagent-{}.config.json".format(digest[:16]))
 
 

@@ -99,10 +99,9 @@ def _flock_holder(fd):
 def early_lock(config_path):
     """A lock taken before the config is read (loading it takes seconds on the router): one per
     config file, in the runtime directory. Overlapping EEM runs then exit 3 at once."""
-    from guestagent import config as configs
+    from guestagent import config as configs, runtimefiles
     path = os.path.abspath(config_path or configs.default_path())
-    from guestagent import runtimefiles
-    digest = configs.path_digest(path)[:16]  # the same name as with hashlib, without it
+    digest = runtimefiles.path_digest(path)[:16]  # the same name as with hashlib, without it
     return CycleLock(runtimefiles.directory(), "guestagent-{}.lock".format(digest))
 
 

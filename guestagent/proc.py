@@ -337,13 +337,25 @@ def _opaque():
     return _opaque_type[0]
 
 
+def executables(name, env=None):
+    """Where in the PATH of `env` (or of this process) `name` (str or bytes, no slash) is an
+    executable file, in PATH's order: where a program is started from, and what shutil.which
+    finds (not imported: on Python 3.6 shutil pulls in bz2, lzma and fnmatch)."""
+    found = []
+    for directory in os.get_exec_path(env):
+        if isinstance(name, bytes):
+            directory = os.fsencode(directory)
+        candidate = os.path.join(directory, name)
+        if os.access(candidate, os.X_OK) and not os.path.isdir(candidate):
+            found.append(candidate)
+    return found
+
+
 def _candidates(program, env):
-    """Where Popen would look for `program` (bytes): itself when it has a slash, else each
-    directory of the PATH of `env` (or of this process). The executable ones first: a failed
-    posix_spawn costs a whole clone and exec, a stat does not."""
+    """Where Popen would look for `program` (bytes): itself when it has a slash, else the
+    executable ones of PATH (a failed posix_spawn costs a whole clone and exec, a stat does
+    not); none: the first directory, whose failure says ENOENT or EACCES."""
     if b"/" in program:
         return [program]
-    paths = [os.path.join(os.fsencode(directory), program)
-             for directory in os.get_exec_path(env)]
-    return [path for path in paths if os.access(path, os.X_OK) and
-            not os.path.isdir(path)] or paths[:1]  # none: the first says ENOENT or EACCES
+    return executables(program, env) or [
+        os.path.join(os.fsencode(os.get_exec_path(env)[0]), program)]

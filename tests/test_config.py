@@ -5,7 +5,7 @@ import re
 
 import pytest
 
-from guestagent import config
+from guestagent import config, runtimefiles
 from guestagent.schema import is_host
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -778,6 +778,6 @@ def test_a_document_json_cannot_hold_is_not_kept(tmp_path):
 def test_path_digest_is_sha1_so_runtime_file_names_stay_the_same():
     import hashlib
     for path in ("/bootflash/guest-share/guestagent/config.yaml", "/tmp/\u00e9t\u00e9.yaml", ""):
-        assert config.path_digest(path) == hashlib.sha1(path.encode("utf-8")).hexdigest()
+        assert runtimefiles.path_digest(path) == hashlib.sha1(path.encode("utf-8")).hexdigest()
     assert os.path.basename(config.document_cache_path("/etc/x.yaml")) == \
         "guestagent-{}.config.json".format(hashlib.sha1(b"/etc/x.yaml").hexdigest()[:16])

@@ -4,7 +4,6 @@ The first responding hop becomes the cycle's `first-hop` test point (the method 
 paper). The whole path is kept in the report.
 """
 
-import os
 import re
 import time
 
@@ -84,15 +83,9 @@ def installed():
 
 
 def on_path(name):
-    """Whether PATH has an executable `name`, as shutil.which finds it (not imported: on Python
-    3.6 shutil pulls in bz2, lzma and fnmatch, a few ms of every cycle's start-up)."""
-    path = os.environ.get("PATH", os.defpath)
-    for directory in path.split(os.pathsep) if path else ():
-        candidate = os.path.join(directory, name)
-        if (os.path.exists(candidate) and os.access(candidate, os.F_OK | os.X_OK)
-                and not os.path.isdir(candidate)):
-            return True
-    return False
+    """Whether PATH has an executable `name`: where proc.run would start it from."""
+    from guestagent import proc
+    return bool(proc.executables(name))
 
 
 def on_router(context):

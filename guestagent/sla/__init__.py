@@ -167,14 +167,7 @@ def prepare(config, cycle_id, journal_dir=None):
 
 
 def prepare_store(path, sla_config, interval_s, cycle_id, journal_dir=None):
-    import gc
-    collecting = gc.isenabled()  # as in begin_store
-    gc.disable()
-    try:
-        return _prepare_store(path, sla_config, interval_s, cycle_id, journal_dir)
-    finally:
-        if collecting:
-            gc.enable()
+    return _without_gc(_prepare_store, path, sla_config, interval_s, cycle_id, journal_dir)
 
 
 def _prepare_store(path, sla_config, interval_s, cycle_id, journal_dir=None):
@@ -203,13 +196,18 @@ def _prepare_store(path, sla_config, interval_s, cycle_id, journal_dir=None):
 
 
 def begin_store(path, sla_config, interval_s, report, journal_dir=None, prepared=None):
+    return _without_gc(_begin_store, path, sla_config, interval_s, report, journal_dir,
+                       prepared)
+
+
+def _without_gc(function, *args):
+    """The replay makes many small objects and no cycles: the collector's passes over them
+    were a fifth of the pass's time."""
     import gc
-    # The replay makes many small objects and no cycles: the collector's passes over them
-    # were a fifth of the pass's time.
     collecting = gc.isenabled()
     gc.disable()
     try:
-        return _begin_store(path, sla_config, interval_s, report, journal_dir, prepared)
+        return function(*args)
     finally:
         if collecting:
             gc.enable()
