@@ -90,8 +90,11 @@ def write_bytes():
 
 
 def fill(path, points, interval_s, first_ts, days, rng):
-    """Bulk history through Store.insert_sample, one transaction per day."""
-    from guestagent.sla import engine, store as stores
+    """Bulk history through Store.insert_sample, one transaction per day, laid out as the cycles
+    lay it: each day's samples join the indexed table at the next day's first transaction, and
+    the retention drops the oldest day's then."""
+    from guestagent.sla import config as sla_config, engine, store as stores
+    retention_s = sla_config.SCHEMA.defaults()["retention_days"] * 86400.0
     store = stores.Store(path)
     per_day = int(86400 / interval_s)
     ids = {}
@@ -102,6 +105,10 @@ def fill(path, points, interval_s, first_ts, days, rng):
     store.commit()
     for day in range(days):
         store.begin()
+        if day:
+            store.move_recent()
+            for point_id in ids.values():
+                store.prune(point_id, first_ts + day * 86400.0 - retention_s, 10 ** 9)
         for n in range(per_day):
             ts = first_ts + (day * per_day + n) * interval_s
             for item in report(ts, points, rng)["probes"]:
@@ -189,7 +196,8 @@ def day_phase(work, points, interval_s):
               for label, seconds in (("00:05", 300), ("23:55", 86100)))
     return {"points": points, "cycles": per_day, "cpu_s": stats(cycles.cpu_s), "at": at,
             "write_bytes_per_cycle": sum(cycles.bytes) / float(len(cycles.bytes)),
-            "device_bytes_per_cycle": mean(cycles.device_bytes), "errors": cycles.errors}
+            "device_bytes_per_cycle": mean(cycles.device_bytes), "errors": cycles.errors,
+            "bytes": cycles.bytes, "device_bytes": cycles.device_bytes}
 
 
 def year_phase(work, points, interval_s, days, journal_dir=None):
@@ -272,6 +280,9 @@ def print_day(label, new, old):
     if new.get("device_bytes_per_cycle") is not None:
         print("  {:<34} {:>9} {:>9}".format("on the device (private ext4)", "-", "{:.1f}".format(
             new["device_bytes_per_cycle"] / 1024.0)))
+    print("  the day's flash: " + flash_split(new["bytes"]))
+    if new.get("device_bytes"):
+        print("  on the device: " + flash_split(new["device_bytes"]))
 
 
 def main(argv=None):
