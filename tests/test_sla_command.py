@@ -299,7 +299,7 @@ def test_unreadable_report_is_skipped_alone(tmp_path, capsys):
                     capsys)
     assert code == 0 and "from 2 report(s)" in out and "1 line(s) skipped" in out
     store = stores.Store(stores.path_in(str(tmp_path / "state")))
-    assert [r[0] - DAY for r in store.db.execute("SELECT ts FROM samples")] == [0, 600]
+    assert [r[1] - DAY for r in store.sample_rows()] == [0, 600]
     store.close()
     code, out = run(sla_command, ["-c", str(path), "--journal", journal_dir, "--json", "--from",
                                   "2026-11-20", "--to", "2026-11-21"], capsys)

@@ -229,7 +229,7 @@ def test_same_report_twice_counts_once(tmp_path):
     again = sla.update(config, report(T0 + 300, [icmp("edge", T0 + 300)], cycle_id="same"))
     assert again["error"] is None
     store = stores.Store(stores.path_in(str(tmp_path)))
-    assert store.db.execute("SELECT count(*) FROM samples").fetchone()[0] == 2
+    assert store.sample_total() == 2
     store.close()
 
 
@@ -240,20 +240,22 @@ def test_retention_and_bound_on_samples(tmp_path):
         sla.update(config, report(ts, [icmp("edge", ts)]))
     store = stores.Store(stores.path_in(str(tmp_path)))
     # 0.01 day = 864 s: samples at 2100, 2400, 2700 remain (>= 2700 - 864 = 1836)
-    rows = [r[0] - T0 for r in store.db.execute("SELECT ts FROM samples ORDER BY ts")]
+    rows = sorted(r[1] - T0 for r in store.sample_rows())
     assert rows == [2100.0, 2400.0, 2700.0]
     assert store.db.execute("SELECT sample_count FROM points").fetchone()[0] == len(rows)
     store.prune(1, 0, 1)  # the count bound keeps the newest
-    assert [r[0] - T0 for r in store.db.execute("SELECT ts FROM samples")] == [2700.0]
+    assert [r[1] - T0 for r in store.sample_rows()] == [2700.0]
     store.close()
 
 
 def test_schema_version_and_tables(tmp_path):
     store = stores.Store(str(tmp_path / "sla.sqlite3"))
-    assert store.db.execute("SELECT version FROM schema_version").fetchall() == [(3,)]
+    assert store.db.execute("SELECT version FROM schema_version").fetchall() == [(4,)]
     # A rollback journal kept in place: no -wal/-shm made and removed at every open and close.
     assert store.db.execute("PRAGMA journal_mode").fetchone()[0] == "persist"
     assert store.db.execute("PRAGMA synchronous").fetchone()[0] == 2  # FULL
+    # Freed pages are not zeroed (copied to the journal, then written) whatever the build.
+    assert store.db.execute("PRAGMA secure_delete").fetchone()[0] == 2  # FAST
     store.close()
 
 
@@ -272,7 +274,7 @@ def test_migration_from_version_1_keeps_the_data(tmp_path):
     assert section["error"] is None
     assert section["targets"]["edge"]["counters"]["packets_sent"] == 80.0
     store = stores.Store(path)
-    assert store.version == 3
+    assert store.version == stores.SCHEMA_VERSION
     assert set(store._point_row("edge")["baselines"]) == {"delay_ms", "loss_ratio", "jitter_ms"}
     store.close()
 
@@ -345,7 +347,7 @@ def test_full_disk_keeps_the_previous_state_and_the_cycle_goes_on(tmp_path, monk
     assert out.value("guestagent_sla_known_seconds_total") is None  # no invented totals
     monkeypatch.setattr(stores.Store, "__init__", original)
     store = stores.Store(path)
-    assert store.db.execute("SELECT count(*) FROM samples").fetchone()[0] == 2
+    assert store.sample_total() == 2
     assert store.db.execute("SELECT count(*) FROM points").fetchone()[0] == 1
     store.close()
 
@@ -464,8 +466,8 @@ def test_a_retention_of_days_is_applied_once_a_day_in_one_batch(tmp_path):
         ts = T0 + hour * 3600.0
         sla.update(config, report(ts, [icmp("edge", ts)]))
         store = stores.Store(path)
-        oldest = store.db.execute("SELECT min(ts) FROM samples").fetchone()[0]
-        count = store.db.execute("SELECT count(*) FROM samples").fetchone()[0]
+        oldest = min(r[1] for r in store.sample_rows())
+        count = store.sample_total()
         assert store.db.execute("SELECT sample_count FROM points").fetchone()[0] == count
         store.close()
         bound = ts - 2 * 86400.0
@@ -476,3 +478,98 @@ def test_a_retention_of_days_is_applied_once_a_day_in_one_batch(tmp_path):
                if oldest != before]
     assert changes == [72], changes  # 00:00 of the fourth day: days 1 and 2 were kept whole
     assert oldest_seen[72][1] == 24 * 3600.0  # the bound of that commit: T0 + 1 day
+
+
+def _version_3_store(path, rows_main, rows_recent):
+    """A state as agents of schema 3 left it: indexed samples and the day's recent ones."""
+    db = sqlite3.connect(path)
+    for migration in stores.MIGRATIONS:
+        db.executescript(migration)
+    db.execute("CREATE TABLE schema_version (version INTEGER NOT NULL)")
+    db.execute("INSERT INTO schema_version VALUES (3)")
+    db.execute("INSERT INTO points (name, kind, role, sample_count) VALUES ('edge', 'icmp', "
+               "'isp-edge', ?)", (len(rows_main) + len(rows_recent),))
+    for table, rows in (("samples_main", rows_main), ("samples_recent", rows_recent)):
+        db.executemany("INSERT INTO {} ({}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)".format(
+            table, stores.SAMPLE_COLUMNS), rows)
+    db.commit()
+    db.close()
+
+
+def _odd_samples(first_ts, count):
+    """Every kind of value a sample row holds: NULLs, errors, verdicts of all three kinds."""
+    rows = []
+    for n in range(count):
+        error = int(n % 17 == 5)
+        rows.append((1, first_ts + n * 300.0, error, None if error else int(n % 9 != 0),
+                     None if error else 10, None if error else 10 - n % 11,
+                     None if error or n % 9 == 0 else 10.0 + n / 7.0, None if error else
+                     (n % 11) / 10.0, None if error or n % 9 == 0 else n / 1000.0,
+                     None if n % 3 == 0 else int(n % 2 == 0), None if n % 4 == 0 else 1,
+                     None if n % 5 == 0 else 0))
+    return rows
+
+
+def test_migration_to_version_4_packs_every_sample_into_day_rows(tmp_path):
+    path = str(tmp_path / "sla.sqlite3")
+    main = _odd_samples(T0 - 3 * 86400.0, 3 * 288)  # three whole days
+    recent = _odd_samples(T0, 40)
+    _version_3_store(path, main, recent)
+    store = stores.Store(path)
+    assert store.version == 4
+    assert store.sample_rows() == main + recent  # every value, NULLs and verdicts included
+    assert store.db.execute("SELECT day - ?, count FROM sample_days ORDER BY day",
+                            (int(T0 // 86400),)).fetchall() == [(-3, 288), (-2, 288), (-1, 288)]
+    names = [r[0] for r in store.db.execute("SELECT name FROM sqlite_master")]
+    assert "samples_main" not in names and "samples" not in names
+    point = store.points()[0]
+    records = store.records(point, since_ts=T0 - 86400.0)
+    assert records[0]["ts"] == T0 - 86400.0 - 300.0  # the sample before the window, as before
+    assert [r["ts"] for r in records] == [r[1] for r in main[-289:] + recent]
+    assert store.extent(point["id"]) == (main[0][1], recent[-1][1])
+    store.close()
+
+
+def test_the_daily_move_packs_the_days_before_today_and_keeps_today_recent(tmp_path):
+    path = str(tmp_path / "sla.sqlite3")
+    store = stores.Store(path)
+    store.begin()
+    point = store.point("edge", "icmp", "isp-edge", [])
+    rows = _odd_samples(T0 - 86400.0 - 600.0, 288 + 10)  # two days ago (2), yesterday, today
+    for row in rows:
+        store.insert_sample(point["id"], {
+            "ts": row[1], "error": row[2], "available": row[3], "sent": row[4],
+            "received": row[5], "values": {"delay_ms": row[6], "loss_ratio": row[7],
+                                           "jitter_ms": row[8]},
+            "within": {"delay_ms": row[9], "loss_ratio": row[10], "jitter_ms": row[11]}})
+    assert store.move_recent(T0) == len([r for r in rows if r[1] < T0])
+    store.commit()
+    assert [r[1:] for r in store.db.execute("SELECT {} FROM samples_recent".format(
+        stores.SAMPLE_COLUMNS))] == [r[1:] for r in rows if r[1] >= T0]
+    assert store.db.execute("SELECT day - ?, count FROM sample_days ORDER BY day",
+                            (int(T0 // 86400),)).fetchall() == [(-2, 2), (-1, 288)]
+    assert store.sample_rows() == rows
+    # A late sample of yesterday joins its day's row.
+    store.begin()
+    late = {"ts": T0 - 1.0, "error": 0, "available": 1, "sent": 10, "received": 10,
+            "values": {"delay_ms": 1.0, "loss_ratio": 0.0, "jitter_ms": 0.1}, "within": {}}
+    store.insert_sample(point["id"], late)
+    assert store.move_recent(T0) == 1
+    store.commit()
+    assert store.db.execute("SELECT count, last_ts FROM sample_days WHERE day = ?",
+                            (int(T0 // 86400) - 1,)).fetchone() == (289, T0 - 1.0)
+    store.close()
+
+
+def test_a_day_row_that_does_not_decode_is_corruption(tmp_path):
+    config = make_config(tmp_path)
+    run_cycles(config, "AAA", start=T0 - 900.0)  # yesterday's samples packed at midnight
+    run_cycles(config, "A", start=T0 + 300.0)
+    path = stores.path_in(str(tmp_path))
+    store = stores.Store(path)
+    assert store.db.execute("SELECT count(*) FROM sample_days").fetchone()[0] == 1
+    store.db.execute("UPDATE sample_days SET data = x'01ffff'")
+    store.close()
+    section = sla.update(config, report(T0 + 600.0, [icmp("edge", T0 + 600.0)]))
+    assert section["error"] is None
+    assert any("corrupt" in note and "malformed day row" in note for note in section["notes"])

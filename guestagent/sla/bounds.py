@@ -37,7 +37,7 @@ def prune_orphans(store, before_ts):
     rows = db.execute("SELECT id, name FROM points WHERE last_ts IS NOT NULL AND last_ts < ?",
                       (before_ts,)).fetchall()
     for point_id, _ in rows:
-        for table in ("samples_main", "samples_recent", "counters", "outages"):
+        for table in ("sample_days", "samples_recent", "counters", "outages"):
             db.execute("DELETE FROM {} WHERE point_id = ?".format(table), (point_id,))
         db.execute("DELETE FROM points WHERE id = ?", (point_id,))
     if rows:
@@ -55,18 +55,17 @@ def enforce_max_bytes(store, max_bytes):
         used = used_bytes(db)
         if used <= max_bytes:
             break
-        total = db.execute("SELECT count(*) FROM samples").fetchone()[0]
+        total = store.sample_total()
         if not total:
             break
         per_sample = used / float(total)
         excess = int((used - BOUND_HEADROOM * max_bytes) / per_sample) + 1
         store.move_recent()
-        removed += db.execute(
-            "DELETE FROM samples_main WHERE rowid IN (SELECT rowid FROM samples_main ORDER BY ts "
-            "LIMIT ?)", (min(excess, total),)).rowcount
+        removed += store.drop_oldest_days(min(excess, total))
     if removed:
-        db.execute("UPDATE points SET sample_count = (SELECT count(*) FROM samples WHERE "
-                   "samples.point_id = points.id)")
+        db.execute("UPDATE points SET sample_count = (SELECT coalesce(sum(count), 0) FROM "
+                   "sample_days WHERE sample_days.point_id = points.id) + (SELECT count(*) "
+                   "FROM samples_recent WHERE samples_recent.point_id = points.id)")
     return removed
 
 
@@ -76,10 +75,11 @@ def before_commit(store, sla_config, now_ts, section):
     if now_ts is None:
         return
     done = {}
-    # The day's samples join the indexed table once a day, at the first commit after midnight.
+    # The days before today are packed into their rows once a day, at the first commit after
+    # midnight.
     oldest = store.oldest_recent_ts()
     if oldest is not None and oldest < _day_start(now_ts):
-        done["samples_indexed"] = store.move_recent()
+        done["samples_packed"] = store.move_recent(_day_start(now_ts))
     gone = prune_orphans(store, now_ts - sla_config["retention_days"] * 86400.0)
     if gone:
         done["points_removed"] = gone

@@ -13,10 +13,12 @@ makes the write fail (rolled back) and the cycle goes on. docs/sla.md describes 
 import json
 import os
 import sqlite3
+import sys
 import time
+from array import array
 
 FILENAME = "sla.sqlite3"
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 # Copies of corrupt files kept beside the state (the newest); older ones are removed.
 CORRUPT_KEPT = 3
 # The rollback journal kept between commits is cut back to this after a big commit.
@@ -86,6 +88,7 @@ MIGRATIONS = [
     );
     CREATE VIEW samples AS SELECT * FROM samples_main UNION ALL SELECT * FROM samples_recent;
     """,
+    # 4: samples_main becomes sample_days (_to_sample_days, below the class).
 ]
 
 SAMPLE_COLUMNS = ("point_id, ts, error, available, sent, received, delay_ms, loss_ratio, "
@@ -192,6 +195,10 @@ class Store(object):
         try:
             self._journal_mode()
             self.db.execute("PRAGMA synchronous=FULL")
+            # Builds with SQLITE_SECURE_DELETE (Debian's, Fedora's and so CentOS 8's) zero every
+            # freed page, which copies it to the rollback journal and writes it back: the
+            # samples are not secrets, and FAST zeroes only what is written anyway.
+            self.db.execute("PRAGMA secure_delete=FAST")
             self.version = self._migrate()
         except Exception:
             self.db.close()
@@ -232,7 +239,7 @@ class Store(object):
         on slow flash each cycle); corruption found later in the cycle is handled there."""
         for table in ("points", "outages", "counters", "meta"):
             self.db.execute("SELECT * FROM {} LIMIT 1".format(table)).fetchall()
-        self.db.execute("SELECT * FROM samples_main ORDER BY rowid DESC LIMIT 1").fetchall()
+        self.db.execute("SELECT * FROM sample_days ORDER BY rowid DESC LIMIT 1").fetchall()
         self.db.execute("SELECT * FROM samples_recent ORDER BY rowid DESC LIMIT 1").fetchall()
 
     def close(self):
@@ -248,9 +255,12 @@ class Store(object):
         while version < SCHEMA_VERSION:
             self.db.execute("BEGIN IMMEDIATE")
             try:
-                for statement in MIGRATIONS[version].split(";"):
-                    if statement.strip():
-                        self.db.execute(statement)
+                if version < len(MIGRATIONS):
+                    for statement in MIGRATIONS[version].split(";"):
+                        if statement.strip():
+                            self.db.execute(statement)
+                else:
+                    MIGRATED_BY_CODE[version - len(MIGRATIONS)](self.db)
                 version += 1
                 self.db.execute("DELETE FROM schema_version")
                 self.db.execute("INSERT INTO schema_version (version) VALUES (?)", (version,))
@@ -372,24 +382,75 @@ class Store(object):
         return self._recent.get(point_id, ())
 
     def move_recent(self, before_ts=None):
-        """Move the recent samples (older than `before_ts`, default all) into the indexed table;
-        returns how many."""
-        where, args = ("WHERE ts < ?", (before_ts,)) if before_ts is not None else ("", ())
-        moved = self.db.execute("INSERT INTO samples_main ({0}) SELECT {0} FROM samples_recent "
-                                "{1} ORDER BY point_id, rowid".format(SAMPLE_COLUMNS, where),
-                                args).rowcount
-        self.db.execute("DELETE FROM samples_recent " + where, args)
+        """Pack the recent samples older than `before_ts` (default all) into their test point's
+        day rows; returns how many. The recent table is emptied whole, which frees its pages
+        without writing them, and the few samples that stay are written back."""
+        rows = list(self.db.execute("SELECT {} FROM samples_recent ORDER BY rowid".format(
+            SAMPLE_COLUMNS)))
+        moved = [r for r in rows if before_ts is None or r[1] < before_ts]
+        if not moved:
+            return 0
+        days = {}
+        for row in moved:
+            days.setdefault((row[0], _day(row[1])), []).append(row[1:])
+        for (point_id, day), day_rows in sorted(days.items()):
+            self._add_to_day(point_id, day, day_rows)
+        self.db.execute("DELETE FROM samples_recent")
+        self.db.executemany(
+            "INSERT INTO samples_recent ({}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)".format(
+                SAMPLE_COLUMNS), [r for r in rows if not (before_ts is None or r[1] < before_ts)])
         self._recent = None
-        return moved
+        return len(moved)
+
+    def _add_to_day(self, point_id, day, rows):
+        found = self.db.execute("SELECT id, count, data FROM sample_days WHERE point_id = ? AND "
+                                "day = ?", (point_id, day)).fetchone()
+        if found is None:
+            self._write_day(None, point_id, day, rows)
+        else:
+            self._write_day(found[0], point_id, day, _unpack(found[2], found[1]) + rows)
+
+    def _write_day(self, row_id, point_id, day, rows):
+        """A day row (a new one when `row_id` is None) holding `rows`; none: the row goes."""
+        if not rows:
+            self.db.execute("DELETE FROM sample_days WHERE id = ?", (row_id,))
+            return
+        values = (min(r[0] for r in rows), max(r[0] for r in rows), len(rows),
+                  sqlite3.Binary(_pack(rows)))
+        if row_id is None:
+            self.db.execute("INSERT INTO sample_days (point_id, day, first_ts, last_ts, count, "
+                            "data) VALUES (?, ?, ?, ?, ?, ?)", (point_id, day) + values)
+        else:
+            self.db.execute("UPDATE sample_days SET first_ts = ?, last_ts = ?, count = ?, "
+                            "data = ? WHERE id = ?", values + (row_id,))
+
+    def _day_rows(self, point_id, since_ts=None, until_ts=None):
+        """The point's packed rows of the days that [since_ts, until_ts) touches, in day order
+        (not cut to it)."""
+        clauses, args = ["point_id = ?"], [point_id]
+        if since_ts is not None:
+            clauses.append("last_ts >= ?")
+            args.append(since_ts)
+        if until_ts is not None:
+            clauses.append("first_ts < ?")
+            args.append(until_ts)
+        out = []
+        for count, data in self.db.execute("SELECT count, data FROM sample_days WHERE {} ORDER "
+                                           "BY day".format(" AND ".join(clauses)), args):
+            out.extend(_unpack(data, count))
+        return out
 
     def oldest_recent_ts(self):
         return self.db.execute("SELECT min(ts) FROM samples_recent").fetchone()[0]
 
     def window_values(self, point_id, since_ts, before_ts):
         """Valid (delay_ms, loss_ratio, jitter_ms) of a point with since_ts <= ts < before_ts."""
-        rows = self.db.execute(
-            "SELECT delay_ms, loss_ratio, jitter_ms FROM samples_main WHERE point_id = ? AND "
-            "ts >= ? AND ts < ? AND error = 0", (point_id, since_ts, before_ts)).fetchall()
+        rows = []
+        for first_ts, last_ts, count, data in self.db.execute(
+                "SELECT first_ts, last_ts, count, data FROM sample_days WHERE point_id = ? AND "
+                "last_ts >= ? AND first_ts < ? ORDER BY day", (point_id, since_ts, before_ts)):
+            rows.extend(_window_values(data, count, since_ts, before_ts,
+                                       since_ts <= first_ts and last_ts < before_ts))
         rows.extend(r[5:8] for r in self._recent_rows(point_id)
                     if not r[1] and since_ts <= r[0] < before_ts)
         return rows
@@ -397,28 +458,24 @@ class Store(object):
     def records(self, point, since_ts=None, until_ts=None, before=1):
         """Engine records of a point in recorded order; `before` samples preceding since_ts are
         included (they stand for time inside the window)."""
-        clauses, args = ["point_id = ?"], [point["id"]]
         recent = [r for r in self._recent_rows(point["id"])
                   if until_ts is None or r[0] < until_ts]
+        first = None
         if since_ts is not None:
-            earlier = [r[0] for r in self.db.execute(
-                "SELECT ts FROM samples_main WHERE point_id = ? AND ts < ? ORDER BY ts DESC "
-                "LIMIT ?", (point["id"], since_ts, before))]
-            earlier = sorted(earlier + [r[0] for r in recent if r[0] < since_ts],
-                             reverse=True)[:before]
+            earlier = [r[0] for r in recent if r[0] < since_ts]
+            for count, data in self.db.execute(
+                    "SELECT count, data FROM sample_days WHERE point_id = ? AND first_ts < ? "
+                    "ORDER BY day DESC", (point["id"], since_ts)):
+                earlier.extend(r[0] for r in _unpack(data, count) if r[0] < since_ts)
+                if len(earlier) >= before:
+                    break
+            earlier = sorted(earlier, reverse=True)[:before]
             first = earlier[-1] if earlier else since_ts
-            clauses.append("ts >= ?")
-            args.append(first)
             recent = [r for r in recent if r[0] >= first]
-        if until_ts is not None:
-            clauses.append("ts < ?")
-            args.append(until_ts)
-        cursor = self.db.execute(
-            "SELECT ts, error, available, sent, received, delay_ms, loss_ratio, jitter_ms, "
-            "within_delay, within_loss, within_jitter FROM samples_main WHERE {} "
-            "ORDER BY rowid".format(" AND ".join(clauses)), args)
+        stored = [r for r in self._day_rows(point["id"], first, until_ts)
+                  if (first is None or r[0] >= first) and (until_ts is None or r[0] < until_ts)]
         out = []
-        for row in list(cursor) + recent:
+        for row in stored + recent:
             out.append({
                 "ts": row[0], "target": point["name"], "kind": point["kind"],
                 "role": point["role"], "groups": point["groups"], "error": bool(row[1]),
@@ -430,13 +487,32 @@ class Store(object):
             })
         return out
 
+    def sample_rows(self, point_id=None):
+        """Every stored sample as (point_id, ts, error, ...: SAMPLE_COLUMNS), by test point then
+        recorded order: for the state's tools and tests (the day rows are not SQL-readable)."""
+        ids = [point_id] if point_id is not None else [r[0] for r in self.db.execute(
+            "SELECT DISTINCT point_id FROM sample_days UNION SELECT DISTINCT point_id FROM "
+            "samples_recent ORDER BY 1")]
+        return [(pid,) + r for pid in ids
+                for r in self._day_rows(pid) + list(self._recent_rows(pid))]
+
+    def sample_total(self):
+        return (self.db.execute("SELECT coalesce(sum(count), 0) FROM sample_days").fetchone()[0] +
+                self.db.execute("SELECT count(*) FROM samples_recent").fetchone()[0])
+
     def prune(self, point_id, before_ts, max_samples, daily=False):
         """Drop samples older than `before_ts` (the retention; None: not now), then the oldest
-        beyond the bound. (`daily` is for working.Working, which batches the retention.)"""
+        beyond the bound. (`daily` is for working.Working, which batches the retention; it
+        passes a day's start, so that whole day rows go and none is rewritten.)"""
         removed = 0
         if before_ts is not None:
-            removed += self.db.execute("DELETE FROM samples_main WHERE point_id = ? AND ts < ?",
-                                       (point_id, before_ts)).rowcount
+            for row_id, count, data, last_ts in self.db.execute(
+                    "SELECT id, count, data, last_ts FROM sample_days WHERE point_id = ? AND "
+                    "first_ts < ?", (point_id, before_ts)).fetchall():
+                kept = [] if last_ts < before_ts else [
+                    r for r in _unpack(data, count) if r[0] >= before_ts]
+                self._write_day(row_id, point_id, None, kept)
+                removed += count - len(kept)
             removed += self.db.execute(
                 "DELETE FROM samples_recent WHERE point_id = ? AND ts < ?",
                 (point_id, before_ts)).rowcount
@@ -444,18 +520,36 @@ class Store(object):
                                 (point_id,)).fetchone()[0] - removed
         if count > max_samples:
             excess = count - max_samples
-            for table in ("samples_main", "samples_recent"):
+            for row_id, count, data in self.db.execute(
+                    "SELECT id, count, data FROM sample_days WHERE point_id = ? ORDER BY day",
+                    (point_id,)).fetchall():
                 if excess <= 0:
                     break
-                gone = self.db.execute(
-                    "DELETE FROM {0} WHERE rowid IN (SELECT rowid FROM {0} WHERE point_id = ? "
-                    "ORDER BY ts LIMIT ?)".format(table), (point_id, excess)).rowcount
-                removed += gone
-                excess -= gone
+                rows = sorted(_unpack(data, count), key=lambda r: r[0])
+                kept = [] if count <= excess else rows[excess:]
+                self._write_day(row_id, point_id, None, kept)
+                removed += count - len(kept)
+                excess -= count - len(kept)
+            if excess > 0:
+                removed += self.db.execute(
+                    "DELETE FROM samples_recent WHERE rowid IN (SELECT rowid FROM samples_recent "
+                    "WHERE point_id = ? ORDER BY ts LIMIT ?)", (point_id, excess)).rowcount
         if removed:
             self.db.execute("UPDATE points SET sample_count = sample_count - ? WHERE id = ?",
                             (removed, point_id))
             self._recent = None
+        return removed
+
+    def drop_oldest_days(self, at_least):
+        """Remove the oldest day rows of all test points until `at_least` samples are gone;
+        returns how many went (whole days: the byte bound leaves headroom anyway)."""
+        removed = 0
+        for row_id, count in self.db.execute(
+                "SELECT id, count FROM sample_days ORDER BY first_ts, id").fetchall():
+            if removed >= at_least:
+                break
+            self.db.execute("DELETE FROM sample_days WHERE id = ?", (row_id,))
+            removed += count
         return removed
 
     # -- outages ---------------------------------------------------------------------------------
@@ -524,8 +618,8 @@ class Store(object):
 
     def extent(self, point_id):
         """(first, last) sample time of a test point, or (None, None)."""
-        row = self.db.execute("SELECT min(ts), max(ts) FROM samples_main WHERE point_id = ?",
-                              (point_id,)).fetchone()
+        row = self.db.execute("SELECT min(first_ts), max(last_ts) FROM sample_days WHERE "
+                              "point_id = ?", (point_id,)).fetchone()
         first, last = (row[0], row[1]) if row else (None, None)
         for r in self._recent_rows(point_id):
             first = r[0] if first is None else min(first, r[0])
@@ -553,3 +647,133 @@ def _int(value):
 
 def _bool(value):
     return None if value is None else bool(value)
+
+
+# -- the day rows ---------------------------------------------------------------------------------
+# One row per test point and UTC day holds that day's samples, packed: a day's samples are
+# written into the file once, when the day is over, and leave it as one row at the retention.
+# (Rows of their own with a (point, time) index had each sample written twice, the index leaf
+# of every test point rewritten daily, and the retention's deletes rewrite every page of the
+# oldest day: half of all the store wrote, bench/bench_sla.py --history-days 100.)
+#
+# Layout (DAY_FORMAT 1): one byte 1, then zlib of the columns one after another, little-endian:
+# ts, sent, received, delay_ms, loss_ratio, jitter_ms as doubles (NaN: NULL, as SQLite keeps
+# a NaN), and 16-bit flags: bit 0 error; bits 1-2 available, 3-4 within_delay, 5-6
+# within_loss, 7-8 within_jitter, each 0 NULL, 1 false, 2 true.
+DAY_FORMAT = 1
+_NAN = float("nan")
+_LITTLE = sys.byteorder == "little"
+
+
+def _day(ts):
+    return int(ts // 86400)
+
+
+def _three(value):
+    return 0 if value is None else (2 if value else 1)
+
+
+def _pack(rows):
+    """rows: (ts, error, available, sent, received, delay_ms, loss_ratio, jitter_ms,
+    within_delay, within_loss, within_jitter) tuples, as samples_recent holds them."""
+    import zlib
+    columns = [array("d", [r[0] for r in rows])]
+    for index in (3, 4, 5, 6, 7):
+        columns.append(array("d", [_NAN if r[index] is None or r[index] != r[index]
+                                   else r[index] for r in rows]))
+    columns.append(array("H", [(1 if r[1] else 0) | _three(r[2]) << 1 | _three(r[8]) << 3 |
+                               _three(r[9]) << 5 | _three(r[10]) << 7 for r in rows]))
+    if not _LITTLE:
+        for column in columns:
+            column.byteswap()
+    return _FORMAT_BYTE + zlib.compress(b"".join(
+        c.tobytes() for c in columns), 6)
+
+
+def _columns(data, count):
+    """The columns of a day row: ts, sent, received, delay_ms, loss_ratio, jitter_ms (arrays of
+    doubles), flags, and the payload; a row that does not decode is corruption (moved aside)."""
+    import zlib
+    data = bytes(data)
+    try:
+        if data[:1] != _FORMAT_BYTE:
+            raise ValueError("format {!r}".format(data[:1]))
+        payload = zlib.decompress(data[1:])
+        if len(payload) != count * (6 * 8 + 2):
+            raise ValueError("{} bytes for {} samples".format(len(payload), count))
+    except (ValueError, zlib.error) as exc:
+        raise sqlite3.DatabaseError("malformed day row in the SLA state: {}".format(exc))
+    columns = []
+    for index in range(6):
+        column = array("d")
+        column.frombytes(payload[index * 8 * count:(index + 1) * 8 * count])
+        columns.append(column)
+    flags = array("H")
+    flags.frombytes(payload[48 * count:])
+    if not _LITTLE:
+        for column in columns + [flags]:
+            column.byteswap()
+    return columns + [flags, payload]
+
+
+def _unpack(data, count):
+    """The rows `_pack` was given."""
+    ts, sent, received, delay, loss, jitter, flags, _ = _columns(data, count)
+    three = _THREE
+    return [(t, f & 1, three[f >> 1 & 3], _count(s), _count(r), None if d != d else d,
+             None if l != l else l, None if j != j else j, three[f >> 3 & 3], three[f >> 5 & 3],
+             three[f >> 7 & 3])
+            for t, s, r, d, l, j, f in zip(ts, sent, received, delay, loss, jitter, flags)]
+
+
+def _window_values(data, count, since_ts, before_ts, whole):
+    """(delay_ms, loss_ratio, jitter_ms) of the valid samples in [since_ts, before_ts); `whole`:
+    the day row lies inside it. The baselines read 14 days of every test point this way: a day
+    with no error and no NULL value is zipped whole, in C."""
+    ts, _, _, delay, loss, jitter, flags, payload = _columns(data, count)
+    if whole and _NAN_BYTES not in payload[24 * count:48 * count] and not any(
+            payload[48 * count::2].translate(_ERROR_BIT)):
+        return list(zip(delay, loss, jitter))
+    return [(None if d != d else d, None if l != l else l, None if j != j else j)
+            for t, f, d, l, j in zip(ts, flags, delay, loss, jitter)
+            if not f & 1 and since_ts <= t < before_ts]
+
+
+_FORMAT_BYTE = bytes(bytearray([DAY_FORMAT]))
+_THREE = (None, 0, 1, None)
+_NAN_BYTES = array("d", [_NAN]).tobytes()
+# Maps a flags word's low byte to its error bit (bytes.translate: the test runs in C).
+_ERROR_BIT = bytes(bytearray(b & 1 for b in range(256)))
+
+
+def _count(number):
+    if number != number:
+        return None
+    return int(number) if number.is_integer() else number
+
+
+def _to_sample_days(db):
+    """Schema 4: samples_main's rows packed into sample_days, a test point and a day at a time
+    (a quarter of samples at once would not fit a router's memory)."""
+    db.execute("CREATE TABLE sample_days (id INTEGER PRIMARY KEY, point_id INTEGER NOT NULL, "
+               "day INTEGER NOT NULL, first_ts REAL NOT NULL, last_ts REAL NOT NULL, "
+               "count INTEGER NOT NULL, data BLOB NOT NULL)")
+    db.execute("CREATE UNIQUE INDEX sample_days_point_day ON sample_days (point_id, day)")
+    columns = SAMPLE_COLUMNS.split(", ", 1)[1]
+    for point_id, first, last in db.execute(
+            "SELECT point_id, min(ts), max(ts) FROM samples_main GROUP BY point_id").fetchall():
+        for day in range(_day(first), _day(last) + 1):
+            rows = db.execute("SELECT {} FROM samples_main WHERE point_id = ? AND ts >= ? AND "
+                              "ts < ? ORDER BY rowid".format(columns),
+                              (point_id, day * 86400.0, (day + 1) * 86400.0)).fetchall()
+            if rows:
+                db.execute("INSERT INTO sample_days (point_id, day, first_ts, last_ts, count, "
+                           "data) VALUES (?, ?, ?, ?, ?, ?)",
+                           (point_id, day, min(r[0] for r in rows), max(r[0] for r in rows),
+                            len(rows), sqlite3.Binary(_pack(rows))))
+    db.execute("DROP VIEW samples")
+    db.execute("DROP TABLE samples_main")
+
+
+# Migrations written in code, after those in SQL: entry i brings len(MIGRATIONS) + i to the next.
+MIGRATED_BY_CODE = [_to_sample_days]

@@ -301,6 +301,8 @@ class Working(object):
         day = _retention_day(self._prune, self._prune_outages_before)
         due = day is not None and (self._prune_always or self.store.meta(RETENTION_META) != day)
         for point_id, (before_ts, max_samples) in sorted(self._prune.items()):
+            if due and before_ts is not None and not self._prune_always:
+                before_ts -= before_ts % 86400.0  # whole days: no day row is rewritten
             self.store.prune(point_id, before_ts if due else None, max_samples)
         if self._prune_outages_before is not None and due:
             self.store.prune_outages(self._prune_outages_before)
