@@ -383,24 +383,36 @@ class Store(object):
 
     def move_recent(self, before_ts=None):
         """Pack the recent samples older than `before_ts` (default all) into their test point's
-        day rows; returns how many. The recent table is emptied whole, which frees its pages
-        without writing them, and the few samples that stay are written back."""
-        rows = list(self.db.execute("SELECT {} FROM samples_recent ORDER BY rowid".format(
-            SAMPLE_COLUMNS)))
-        moved = [r for r in rows if before_ts is None or r[1] < before_ts]
+        day rows; returns how many. The recent table is then emptied whole, which frees its
+        pages without writing them, and the samples that stay (today's) are written back."""
+        where, args = ("WHERE ts < ?", (before_ts,)) if before_ts is not None else ("", ())
+        # Sorted by SQLite, one (point, day) at a time here: a rebuilt state's recent table can
+        # hold weeks, more than a router's memory as rows.
+        cursor = self.db.execute(
+            "SELECT {} FROM samples_recent {} ORDER BY point_id, CAST(ts / 86400 AS INTEGER), "
+            "rowid".format(SAMPLE_COLUMNS, where), args)
+        moved, key, rows = 0, None, []
+        for row in cursor:
+            day_key = (row[0], _day(row[1]))
+            if day_key != key:
+                if rows:
+                    self._add_to_day(key[0], key[1], rows)
+                key, rows = day_key, []
+            rows.append(row[1:])
+            moved += 1
+        if rows:
+            self._add_to_day(key[0], key[1], rows)
         if not moved:
             return 0
-        days = {}
-        for row in moved:
-            days.setdefault((row[0], _day(row[1])), []).append(row[1:])
-        for (point_id, day), day_rows in sorted(days.items()):
-            self._add_to_day(point_id, day, day_rows)
+        kept = [] if before_ts is None else self.db.execute(
+            "SELECT {} FROM samples_recent WHERE ts >= ? ORDER BY rowid".format(SAMPLE_COLUMNS),
+            (before_ts,)).fetchall()
         self.db.execute("DELETE FROM samples_recent")
         self.db.executemany(
             "INSERT INTO samples_recent ({}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)".format(
-                SAMPLE_COLUMNS), [r for r in rows if not (before_ts is None or r[1] < before_ts)])
+                SAMPLE_COLUMNS), kept)
         self._recent = None
-        return len(moved)
+        return moved
 
     def _add_to_day(self, point_id, day, rows):
         found = self.db.execute("SELECT id, count, data FROM sample_days WHERE point_id = ? AND "
