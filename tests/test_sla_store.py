@@ -510,23 +510,65 @@ def _odd_samples(first_ts, count):
     return rows
 
 
-def test_migration_to_version_4_packs_every_sample_into_day_rows(tmp_path):
+def test_migration_to_version_4_packs_the_old_samples_a_few_days_per_commit(tmp_path):
     path = str(tmp_path / "sla.sqlite3")
     main = _odd_samples(T0 - 3 * 86400.0, 3 * 288)  # three whole days
     recent = _odd_samples(T0, 40)
     _version_3_store(path, main, recent)
     store = stores.Store(path)
-    assert store.version == 4
-    assert store.sample_rows() == main + recent  # every value, NULLs and verdicts included
+    assert store.version == 4 and store.legacy
+    point = store.points()[0]
+    day = int(T0 // 86400)
+
+    def same_samples():
+        assert store.sample_rows() == main + recent  # every value, NULLs and verdicts included
+        assert store.sample_total() == len(main + recent)
+        records = store.records(point, since_ts=T0 - 86400.0)
+        assert records[0]["ts"] == T0 - 86400.0 - 300.0  # the sample before the window
+        assert [r["ts"] for r in records] == [r[1] for r in main[-289:] + recent]
+        assert store.extent(point["id"]) == (main[0][1], recent[-1][1])
+        valid = [r[6:9] for r in main + recent if not r[2] and T0 - 2 * 86400.0 <= r[1] < T0]
+        assert sorted(store.window_values(point["id"], T0 - 2 * 86400.0, T0),
+                      key=repr) == sorted(valid, key=repr)
+
+    same_samples()  # read from the old table as they were
+    store.begin()
+    assert store.pack_legacy(days=2) == 2 * 288  # the newest days first
+    store.commit()
     assert store.db.execute("SELECT day - ?, count FROM sample_days ORDER BY day",
-                            (int(T0 // 86400),)).fetchall() == [(-3, 288), (-2, 288), (-1, 288)]
+                            (day,)).fetchall() == [(-2, 288), (-1, 288)]
+    assert store.legacy
+    same_samples()  # half in day rows, the oldest day still in the old table
+    store.begin()
+    assert store.pack_legacy() == 288
+    store.commit()
+    assert not store.legacy
+    same_samples()
     names = [r[0] for r in store.db.execute("SELECT name FROM sqlite_master")]
     assert "samples_main" not in names and "samples" not in names
-    point = store.points()[0]
-    records = store.records(point, since_ts=T0 - 86400.0)
-    assert records[0]["ts"] == T0 - 86400.0 - 300.0  # the sample before the window, as before
-    assert [r["ts"] for r in records] == [r[1] for r in main[-289:] + recent]
-    assert store.extent(point["id"]) == (main[0][1], recent[-1][1])
+    store.close()
+    store = stores.Store(path)
+    assert not store.legacy and store.sample_rows() == main + recent
+    store.close()
+
+
+def test_an_old_store_is_packed_by_the_cycles_commits(tmp_path, monkeypatch):
+    config = make_config(tmp_path)
+    path = stores.path_in(str(tmp_path))
+    _version_3_store(path, _odd_samples(T0 - 5 * 86400.0, 5 * 288), [])
+    monkeypatch.setattr(stores, "LEGACY_DAYS_PER_COMMIT", 2)
+    packed = []
+    for i in range(4):
+        ts = T0 + i * INTERVAL
+        section = sla.update(config, report(ts, [icmp("edge", ts)]))
+        assert section["error"] is None
+        packed.append(section.get("maintenance", {}).get("legacy_samples_packed"))
+    assert packed == [2 * 288, 2 * 288, 288, None]
+    store = stores.Store(path)
+    assert not store.legacy
+    assert store.db.execute("SELECT count(*), sum(count) FROM sample_days").fetchone() == (
+        5, 5 * 288)
+    assert store.db.execute("SELECT sample_count FROM points").fetchone()[0] == 5 * 288 + 4
     store.close()
 
 

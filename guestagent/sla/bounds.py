@@ -37,7 +37,8 @@ def prune_orphans(store, before_ts):
     rows = db.execute("SELECT id, name FROM points WHERE last_ts IS NOT NULL AND last_ts < ?",
                       (before_ts,)).fetchall()
     for point_id, _ in rows:
-        for table in ("sample_days", "samples_recent", "counters", "outages"):
+        for table in ("sample_days", "samples_recent", "counters", "outages") + (
+                ("samples_main",) if store.legacy else ()):
             db.execute("DELETE FROM {} WHERE point_id = ?".format(table), (point_id,))
         db.execute("DELETE FROM points WHERE id = ?", (point_id,))
     if rows:
@@ -63,9 +64,7 @@ def enforce_max_bytes(store, max_bytes):
         store.move_recent()
         removed += store.drop_oldest_days(min(excess, total))
     if removed:
-        db.execute("UPDATE points SET sample_count = (SELECT coalesce(sum(count), 0) FROM "
-                   "sample_days WHERE sample_days.point_id = points.id) + (SELECT count(*) "
-                   "FROM samples_recent WHERE samples_recent.point_id = points.id)")
+        store.recount()
     return removed
 
 
@@ -80,6 +79,8 @@ def before_commit(store, sla_config, now_ts, section):
     oldest = store.oldest_recent_ts()
     if oldest is not None and oldest < _day_start(now_ts):
         done["samples_packed"] = store.move_recent(_day_start(now_ts))
+    if store.legacy:  # a store of schema 3, packed a few days at each commit
+        done["legacy_samples_packed"] = store.pack_legacy()
     gone = prune_orphans(store, now_ts - sla_config["retention_days"] * 86400.0)
     if gone:
         done["points_removed"] = gone

@@ -23,6 +23,9 @@ SCHEMA_VERSION = 4
 CORRUPT_KEPT = 3
 # The rollback journal kept between commits is cut back to this after a big commit.
 JOURNAL_SIZE_LIMIT = 256 * 1024
+# Days of one test point packed from the table of an older schema (samples_main) per commit: a
+# quarter of 50 test points would take a router's cycle many times over in one go.
+LEGACY_DAYS_PER_COMMIT = 128
 
 # Each migration brings the schema from version i to i + 1 (index i).
 MIGRATIONS = [
@@ -88,7 +91,8 @@ MIGRATIONS = [
     );
     CREATE VIEW samples AS SELECT * FROM samples_main UNION ALL SELECT * FROM samples_recent;
     """,
-    # 4: samples_main becomes sample_days (_to_sample_days, below the class).
+    # 4: sample_days, into which samples_main is packed over the next commits (_to_sample_days,
+    # below the class).
 ]
 
 SAMPLE_COLUMNS = ("point_id, ts, error, available, sent, received, delay_ms, loss_ratio, "
@@ -192,6 +196,7 @@ class Store(object):
         self.db = sqlite3.connect(path, timeout=timeout_s, isolation_level=None,
                                   check_same_thread=False)
         self._recent = None
+        self.legacy = False  # samples_main (schema 3's) still holds samples: see pack_legacy
         try:
             self._journal_mode()
             self.db.execute("PRAGMA synchronous=FULL")
@@ -200,6 +205,8 @@ class Store(object):
             # samples are not secrets, and FAST zeroes only what is written anyway.
             self.db.execute("PRAGMA secure_delete=FAST")
             self.version = self._migrate()
+            self.legacy = self.db.execute("SELECT count(*) FROM sqlite_master WHERE type = "
+                                          "'table' AND name = 'samples_main'").fetchone()[0] > 0
         except Exception:
             self.db.close()
             raise
@@ -240,6 +247,8 @@ class Store(object):
         for table in ("points", "outages", "counters", "meta"):
             self.db.execute("SELECT * FROM {} LIMIT 1".format(table)).fetchall()
         self.db.execute("SELECT * FROM sample_days ORDER BY rowid DESC LIMIT 1").fetchall()
+        if self.legacy:
+            self.db.execute("SELECT * FROM samples_main ORDER BY rowid DESC LIMIT 1").fetchall()
         self.db.execute("SELECT * FROM samples_recent ORDER BY rowid DESC LIMIT 1").fetchall()
 
     def close(self):
@@ -414,13 +423,60 @@ class Store(object):
         self._recent = None
         return moved
 
-    def _add_to_day(self, point_id, day, rows):
+    def _add_to_day(self, point_id, day, rows, first=False):
+        """`rows` join the point's day row (after what it holds; `first`: before it)."""
         found = self.db.execute("SELECT id, count, data FROM sample_days WHERE point_id = ? AND "
                                 "day = ?", (point_id, day)).fetchone()
         if found is None:
             self._write_day(None, point_id, day, rows)
         else:
-            self._write_day(found[0], point_id, day, _unpack(found[2], found[1]) + rows)
+            held = _unpack(found[2], found[1])
+            self._write_day(found[0], point_id, day, rows + held if first else held + rows)
+
+    def _legacy_rows(self, point_id, since_ts=None, until_ts=None):
+        """The point's samples still in samples_main (all older than its day rows), as
+        samples_recent holds them, in recorded order."""
+        if not self.legacy:
+            return []
+        clauses, args = ["point_id = ?"], [point_id]
+        if since_ts is not None:
+            clauses.append("ts >= ?")
+            args.append(since_ts)
+        if until_ts is not None:
+            clauses.append("ts < ?")
+            args.append(until_ts)
+        return self.db.execute("SELECT {} FROM samples_main WHERE {} ORDER BY rowid".format(
+            SAMPLE_COLUMNS.split(", ", 1)[1], " AND ".join(clauses)), args).fetchall()
+
+    def pack_legacy(self, days=None):
+        """Pack up to `days` (LEGACY_DAYS_PER_COMMIT) test-point days of samples_main into day
+        rows, each point's newest day first (so what stays there is older than every day row),
+        and drop the table once it is empty; returns how many samples moved."""
+        if not self.legacy:
+            return 0
+        days = LEGACY_DAYS_PER_COMMIT if days is None else days
+        moved, packed = 0, 0
+        ids = [r[0] for r in self.db.execute("SELECT DISTINCT point_id FROM samples_main")]
+        while ids and packed < days:
+            for point_id in list(ids):
+                newest = self.db.execute("SELECT max(ts) FROM samples_main WHERE point_id = ?",
+                                         (point_id,)).fetchone()[0]
+                if newest is None:
+                    ids.remove(point_id)
+                    continue
+                day_start = _day(newest) * 86400.0
+                rows = self._legacy_rows(point_id, day_start)
+                self._add_to_day(point_id, _day(newest), rows, first=True)
+                self.db.execute("DELETE FROM samples_main WHERE point_id = ? AND ts >= ?",
+                                (point_id, day_start))
+                moved += len(rows)
+                packed += 1
+                if packed >= days:
+                    break
+        if not ids:  # all packed
+            self.db.execute("DROP TABLE samples_main")
+            self.legacy = False
+        return moved
 
     def _write_day(self, row_id, point_id, day, rows):
         """A day row (a new one when `row_id` is None) holding `rows`; none: the row goes."""
@@ -457,7 +513,9 @@ class Store(object):
 
     def window_values(self, point_id, since_ts, before_ts):
         """Valid (delay_ms, loss_ratio, jitter_ms) of a point with since_ts <= ts < before_ts."""
-        rows = []
+        rows = [] if not self.legacy else self.db.execute(
+            "SELECT delay_ms, loss_ratio, jitter_ms FROM samples_main WHERE point_id = ? AND "
+            "ts >= ? AND ts < ? AND error = 0", (point_id, since_ts, before_ts)).fetchall()
         for first_ts, last_ts, count, data in self.db.execute(
                 "SELECT first_ts, last_ts, count, data FROM sample_days WHERE point_id = ? AND "
                 "last_ts >= ? AND first_ts < ? ORDER BY day", (point_id, since_ts, before_ts)):
@@ -481,11 +539,16 @@ class Store(object):
                 earlier.extend(r[0] for r in _unpack(data, count) if r[0] < since_ts)
                 if len(earlier) >= before:
                     break
+            if len(earlier) < before and self.legacy:
+                earlier.extend(r[0] for r in self.db.execute(
+                    "SELECT ts FROM samples_main WHERE point_id = ? AND ts < ? ORDER BY ts DESC "
+                    "LIMIT ?", (point["id"], since_ts, before)))
             earlier = sorted(earlier, reverse=True)[:before]
             first = earlier[-1] if earlier else since_ts
             recent = [r for r in recent if r[0] >= first]
-        stored = [r for r in self._day_rows(point["id"], first, until_ts)
-                  if (first is None or r[0] >= first) and (until_ts is None or r[0] < until_ts)]
+        stored = self._legacy_rows(point["id"], first, until_ts) + [
+            r for r in self._day_rows(point["id"], first, until_ts)
+            if (first is None or r[0] >= first) and (until_ts is None or r[0] < until_ts)]
         out = []
         for row in stored + recent:
             out.append({
@@ -504,13 +567,25 @@ class Store(object):
         recorded order: for the state's tools and tests (the day rows are not SQL-readable)."""
         ids = [point_id] if point_id is not None else [r[0] for r in self.db.execute(
             "SELECT DISTINCT point_id FROM sample_days UNION SELECT DISTINCT point_id FROM "
-            "samples_recent ORDER BY 1")]
-        return [(pid,) + r for pid in ids
-                for r in self._day_rows(pid) + list(self._recent_rows(pid))]
+            "samples_recent{} ORDER BY 1".format(
+                " UNION SELECT DISTINCT point_id FROM samples_main" if self.legacy else ""))]
+        return [(pid,) + tuple(r) for pid in ids for r in self._legacy_rows(pid) +
+                self._day_rows(pid) + list(self._recent_rows(pid))]
 
     def sample_total(self):
         return (self.db.execute("SELECT coalesce(sum(count), 0) FROM sample_days").fetchone()[0] +
-                self.db.execute("SELECT count(*) FROM samples_recent").fetchone()[0])
+                self.db.execute("SELECT count(*) FROM samples_recent").fetchone()[0] +
+                (self.db.execute("SELECT count(*) FROM samples_main").fetchone()[0]
+                 if self.legacy else 0))
+
+    def recount(self):
+        """Every test point's sample_count from what the tables hold."""
+        self.db.execute(
+            "UPDATE points SET sample_count = (SELECT coalesce(sum(count), 0) FROM sample_days "
+            "WHERE sample_days.point_id = points.id) + (SELECT count(*) FROM samples_recent "
+            "WHERE samples_recent.point_id = points.id){}".format(
+                " + (SELECT count(*) FROM samples_main WHERE samples_main.point_id = points.id)"
+                if self.legacy else ""))
 
     def prune(self, point_id, before_ts, max_samples, daily=False):
         """Drop samples older than `before_ts` (the retention; None: not now), then the oldest
@@ -518,6 +593,10 @@ class Store(object):
         passes a day's start, so that whole day rows go and none is rewritten.)"""
         removed = 0
         if before_ts is not None:
+            if self.legacy:
+                removed += self.db.execute(
+                    "DELETE FROM samples_main WHERE point_id = ? AND ts < ?",
+                    (point_id, before_ts)).rowcount
             for row_id, count, data, last_ts in self.db.execute(
                     "SELECT id, count, data, last_ts FROM sample_days WHERE point_id = ? AND "
                     "first_ts < ?", (point_id, before_ts)).fetchall():
@@ -532,6 +611,12 @@ class Store(object):
                                 (point_id,)).fetchone()[0] - removed
         if count > max_samples:
             excess = count - max_samples
+            if self.legacy:
+                gone = self.db.execute(
+                    "DELETE FROM samples_main WHERE rowid IN (SELECT rowid FROM samples_main "
+                    "WHERE point_id = ? ORDER BY ts LIMIT ?)", (point_id, excess)).rowcount
+                removed += gone
+                excess -= gone
             for row_id, count, data in self.db.execute(
                     "SELECT id, count, data FROM sample_days WHERE point_id = ? ORDER BY day",
                     (point_id,)).fetchall():
@@ -556,6 +641,10 @@ class Store(object):
         """Remove the oldest day rows of all test points until `at_least` samples are gone;
         returns how many went (whole days: the byte bound leaves headroom anyway)."""
         removed = 0
+        if self.legacy:
+            removed += self.db.execute(
+                "DELETE FROM samples_main WHERE rowid IN (SELECT rowid FROM samples_main ORDER BY "
+                "ts LIMIT ?)", (at_least,)).rowcount
         for row_id, count in self.db.execute(
                 "SELECT id, count FROM sample_days ORDER BY first_ts, id").fetchall():
             if removed >= at_least:
@@ -633,6 +722,12 @@ class Store(object):
         row = self.db.execute("SELECT min(first_ts), max(last_ts) FROM sample_days WHERE "
                               "point_id = ?", (point_id,)).fetchone()
         first, last = (row[0], row[1]) if row else (None, None)
+        if self.legacy:
+            lo, hi = self.db.execute("SELECT min(ts), max(ts) FROM samples_main WHERE "
+                                     "point_id = ?", (point_id,)).fetchone()
+            if lo is not None:
+                first = lo if first is None else min(first, lo)
+                last = hi if last is None else max(last, hi)
         for r in self._recent_rows(point_id):
             first = r[0] if first is None else min(first, r[0])
             last = r[0] if last is None else max(last, r[0])
@@ -765,26 +860,13 @@ def _count(number):
 
 
 def _to_sample_days(db):
-    """Schema 4: samples_main's rows packed into sample_days, a test point and a day at a time
-    (a quarter of samples at once would not fit a router's memory)."""
+    """Schema 4: the day rows. samples_main stays until `Store.pack_legacy` has packed it, a few
+    days at each commit (all at once would not fit a router's cycle in a big store)."""
     db.execute("CREATE TABLE sample_days (id INTEGER PRIMARY KEY, point_id INTEGER NOT NULL, "
                "day INTEGER NOT NULL, first_ts REAL NOT NULL, last_ts REAL NOT NULL, "
                "count INTEGER NOT NULL, data BLOB NOT NULL)")
     db.execute("CREATE UNIQUE INDEX sample_days_point_day ON sample_days (point_id, day)")
-    columns = SAMPLE_COLUMNS.split(", ", 1)[1]
-    for point_id, first, last in db.execute(
-            "SELECT point_id, min(ts), max(ts) FROM samples_main GROUP BY point_id").fetchall():
-        for day in range(_day(first), _day(last) + 1):
-            rows = db.execute("SELECT {} FROM samples_main WHERE point_id = ? AND ts >= ? AND "
-                              "ts < ? ORDER BY rowid".format(columns),
-                              (point_id, day * 86400.0, (day + 1) * 86400.0)).fetchall()
-            if rows:
-                db.execute("INSERT INTO sample_days (point_id, day, first_ts, last_ts, count, "
-                           "data) VALUES (?, ?, ?, ?, ?, ?)",
-                           (point_id, day, min(r[0] for r in rows), max(r[0] for r in rows),
-                            len(rows), sqlite3.Binary(_pack(rows))))
     db.execute("DROP VIEW samples")
-    db.execute("DROP TABLE samples_main")
 
 
 # Migrations written in code, after those in SQL: entry i brings len(MIGRATIONS) + i to the next.
