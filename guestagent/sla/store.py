@@ -438,15 +438,9 @@ class Store(object):
         samples_recent holds them, in recorded order."""
         if not self.legacy:
             return []
-        clauses, args = ["point_id = ?"], [point_id]
-        if since_ts is not None:
-            clauses.append("ts >= ?")
-            args.append(since_ts)
-        if until_ts is not None:
-            clauses.append("ts < ?")
-            args.append(until_ts)
+        where, args = _point_range(point_id, "ts", since_ts, "ts", until_ts)
         return self.db.execute("SELECT {} FROM samples_main WHERE {} ORDER BY rowid".format(
-            SAMPLE_COLUMNS.split(", ", 1)[1], " AND ".join(clauses)), args).fetchall()
+            SAMPLE_COLUMNS.split(", ", 1)[1], where), args).fetchall()
 
     def pack_legacy(self, days=None):
         """Pack up to `days` (LEGACY_DAYS_PER_COMMIT) test-point days of samples_main into day
@@ -495,16 +489,10 @@ class Store(object):
     def _day_rows(self, point_id, since_ts=None, until_ts=None):
         """The point's packed rows of the days that [since_ts, until_ts) touches, in day order
         (not cut to it)."""
-        clauses, args = ["point_id = ?"], [point_id]
-        if since_ts is not None:
-            clauses.append("last_ts >= ?")
-            args.append(since_ts)
-        if until_ts is not None:
-            clauses.append("first_ts < ?")
-            args.append(until_ts)
+        where, args = _point_range(point_id, "last_ts", since_ts, "first_ts", until_ts)
         out = []
         for count, data in self.db.execute("SELECT count, data FROM sample_days WHERE {} ORDER "
-                                           "BY day".format(" AND ".join(clauses)), args):
+                                           "BY day".format(where), args):
             out.extend(_unpack(data, count))
         return out
 
@@ -741,6 +729,19 @@ class Store(object):
             except OSError:
                 pass
         return total
+
+
+def _point_range(point_id, since_column, since_ts, until_column, until_ts):
+    """(WHERE clause, arguments): the point's rows with since_column >= since_ts and
+    until_column < until_ts, each bound left out when None."""
+    clauses, args = ["point_id = ?"], [point_id]
+    if since_ts is not None:
+        clauses.append(since_column + " >= ?")
+        args.append(since_ts)
+    if until_ts is not None:
+        clauses.append(until_column + " < ?")
+        args.append(until_ts)
+    return " AND ".join(clauses), args
 
 
 def _compact(value):
