@@ -223,20 +223,25 @@ def year_phase(work, points, interval_s, days, journal_dir=None):
             "wall_s": time.time() - started, "errors": cycles.errors}
 
 
-def old_day(rev, work, points, interval_s):
-    """The day phase with the package of git revision `rev`, in a child process."""
+def old_day(rev, work, points, interval_s, loop_ext4=False):
+    """The day phase with the package of git revision `rev`, in a child process (with
+    `loop_ext4`, on a private ext4 of its own: started as root, before the switch of user)."""
     tree = tempfile.mkdtemp(prefix="old-", dir=work)
+    os.chmod(tree, 0o755)  # read by Guest Shell's user too
     archive = subprocess.Popen(["git", "-C", ROOT, "archive", rev, "guestagent"],
                                stdout=subprocess.PIPE)
     subprocess.check_call(["tar", "-x", "-C", tree], stdin=archive.stdout)
     archive.wait()
-    os.makedirs(os.path.join(work, "old-run"))
+    if loop_ext4:
+        where = ["--loop-ext4"]
+    else:
+        where = ["--dir", os.path.join(work, "old-run")]
+        os.makedirs(where[1])
     env = dict(os.environ, PYTHONPATH=tree)
     output = subprocess.check_output(
         [sys.executable, os.path.abspath(__file__), "--package-root", tree, "--phase", "day",
          "--points", str(points), "--interval", str(interval_s), "--history-days",
-         str(HISTORY_DAYS), "--dir",
-         os.path.join(work, "old-run"), "--json"], env=env, universal_newlines=True)
+         str(HISTORY_DAYS), "--json"] + where, env=env, universal_newlines=True)
     return json.loads(output.strip().splitlines()[-1])
 
 
@@ -278,11 +283,15 @@ def print_day(label, new, old):
         "flash KiB per cycle (day mean)", "{:.1f}".format(old["write_bytes_per_cycle"] / 1024.0)
         if old else "-", "{:.1f}".format(new["write_bytes_per_cycle"] / 1024.0)))
     if new.get("device_bytes_per_cycle") is not None:
-        print("  {:<34} {:>9} {:>9}".format("on the device (private ext4)", "-", "{:.1f}".format(
-            new["device_bytes_per_cycle"] / 1024.0)))
-    print("  the day's flash: " + flash_split(new["bytes"]))
-    if new.get("device_bytes"):
-        print("  on the device: " + flash_split(new["device_bytes"]))
+        print("  {:<34} {:>9} {:>9}".format(
+            "on the device (private ext4)", "{:.1f}".format(old["device_bytes_per_cycle"] / 1024.0)
+            if old and old.get("device_bytes_per_cycle") is not None else "-",
+            "{:.1f}".format(new["device_bytes_per_cycle"] / 1024.0)))
+    for label, figures in (("before", old), ("after", new)):
+        if figures and figures.get("bytes"):
+            print("  the day's flash, {}: {}".format(label, flash_split(figures["bytes"])))
+            if figures.get("device_bytes"):
+                print("    on the device: " + flash_split(figures["device_bytes"]))
 
 
 def main(argv=None):
@@ -319,10 +328,16 @@ def main(argv=None):
         from flashdev import LoopExt4
         device = Cycles.device = LoopExt4(os.path.join(ROOT, "build")).__enter__()
     user = None  # the cycles' effective user on the device: Guest Shell's
+    figures = {}
+    old_work = None
+    if args.old and device:
+        old_work = tempfile.mkdtemp(prefix=".bench-sla-old-", dir=os.path.join(ROOT, "build"))
+        os.chmod(old_work, 0o755)
+        figures["old_day"] = old_day(args.old, old_work, args.points, args.interval, True)["day"]
     if device:
         # Loaded while root: this interpreter's files may not be readable by uid 1000.
         from guestagent import sla  # noqa: F401
-        from guestagent.sla import apply, config, export, report, working  # noqa: F401
+        from guestagent.sla import apply, bounds, config, export, report, working  # noqa: F401
         from guestagent.sinks import journal  # noqa: F401
         import base64, binascii, bisect, gc, math, zlib  # noqa: F401,E401 (lazy in the package)
         Cycles.journal_root = tempfile.mkdtemp(prefix="bench-sla-journal-", dir="/dev/shm"
@@ -335,11 +350,10 @@ def main(argv=None):
     work = args.dir or tempfile.mkdtemp(prefix=".bench-sla-",
                                         dir=device.mount_point if device else ROOT)
     try:
-        figures = {}
         if args.phase in ("day", "all"):
             os.makedirs(os.path.join(work, "day"))
             figures["day"] = day_phase(os.path.join(work, "day"), args.points, args.interval)
-        if args.old:
+        if args.old and not device:
             figures["old_day"] = old_day(args.old, work, args.points, args.interval)["day"]
         if args.phase in ("year", "all") and args.year_days:
             os.makedirs(os.path.join(work, "year"))
@@ -378,6 +392,8 @@ def main(argv=None):
     finally:
         if not args.dir:
             shutil.rmtree(work, ignore_errors=True)
+        if old_work:
+            shutil.rmtree(old_work, ignore_errors=True)
         if Cycles.journal_root:
             shutil.rmtree(Cycles.journal_root, ignore_errors=True)
         if user:
