@@ -585,13 +585,13 @@ class Store(object):
                 removed += self.db.execute(
                     "DELETE FROM samples_main WHERE point_id = ? AND ts < ?",
                     (point_id, before_ts)).rowcount
-            for row_id, count, data, last_ts in self.db.execute(
+            for row_id, held, data, last_ts in self.db.execute(
                     "SELECT id, count, data, last_ts FROM sample_days WHERE point_id = ? AND "
                     "first_ts < ?", (point_id, before_ts)).fetchall():
                 kept = [] if last_ts < before_ts else [
-                    r for r in _unpack(data, count) if r[0] >= before_ts]
+                    r for r in _unpack(data, held) if r[0] >= before_ts]
                 self._write_day(row_id, point_id, None, kept)
-                removed += count - len(kept)
+                removed += held - len(kept)
             removed += self.db.execute(
                 "DELETE FROM samples_recent WHERE point_id = ? AND ts < ?",
                 (point_id, before_ts)).rowcount
@@ -605,16 +605,16 @@ class Store(object):
                     "WHERE point_id = ? ORDER BY ts LIMIT ?)", (point_id, excess)).rowcount
                 removed += gone
                 excess -= gone
-            for row_id, count, data in self.db.execute(
+            for row_id, held, data in self.db.execute(
                     "SELECT id, count, data FROM sample_days WHERE point_id = ? ORDER BY day",
                     (point_id,)).fetchall():
                 if excess <= 0:
                     break
-                rows = sorted(_unpack(data, count), key=lambda r: r[0])
-                kept = [] if count <= excess else rows[excess:]
+                rows = sorted(_unpack(data, held), key=lambda r: r[0])
+                kept = [] if held <= excess else rows[excess:]
                 self._write_day(row_id, point_id, None, kept)
-                removed += count - len(kept)
-                excess -= count - len(kept)
+                removed += held - len(kept)
+                excess -= held - len(kept)
             if excess > 0:
                 removed += self.db.execute(
                     "DELETE FROM samples_recent WHERE rowid IN (SELECT rowid FROM samples_recent "

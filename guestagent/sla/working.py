@@ -1,11 +1,11 @@
 """The state as the cycles see it: the committed store plus, in memory, the journaled reports
 it does not hold yet.
 
-Committing SQLite costs the flash a dozen pages or more whatever the change (the rollback
-journal, the file, the index leaf of every test point), so the store is committed only every
-`sla.commit_every` reports. In between, each cycle replays the journal's reports newer than the
-store's watermark (`meta.last_cycle_id`) into this overlay through the same `apply_report`, so
-its figures are the ones a rebuild from the journal gives. `Working` has the methods of
+Committing SQLite costs the flash a dozen pages or more whatever the change (the file's header,
+the points', counters' and meta rows, each copied to the rollback journal first), so the store
+is committed only every `sla.commit_every` reports. In between, each cycle replays the
+journal's reports newer than the store's watermark (`meta.last_cycle_id`) into this overlay
+through the same `apply_report`, so its figures are the ones a rebuild from the journal gives. `Working` has the methods of
 `store.Store` that `apply.py` and `report.py` use; `flush()` writes everything into the store in
 the caller's transaction.
 """
