@@ -17,7 +17,7 @@ _MAX_MS = 60000
 _MAX_S = 366 * 86400
 
 # The store is written every COMMIT_EVERY journaled reports (docs/sla.md, "Flash"), and kept
-# under MAX_BYTES (a quarter of 5-minute samples of 10 test points is 15 MiB).
+# under MAX_BYTES (a quarter of 5-minute samples of 10 test points is 6 MiB in day rows).
 COMMIT_EVERY = 32
 MAX_BYTES = 64 * 1048576
 
