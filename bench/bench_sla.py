@@ -329,27 +329,28 @@ def main(argv=None):
         device = Cycles.device = LoopExt4(os.path.join(ROOT, "build")).__enter__()
     user = None  # the cycles' effective user on the device: Guest Shell's
     figures = {}
-    old_work = None
-    if args.old and device:
-        old_work = tempfile.mkdtemp(prefix=".bench-sla-old-", dir=os.path.join(ROOT, "build"))
-        os.chmod(old_work, 0o755)
-        figures["old_day"] = old_day(args.old, old_work, args.points, args.interval, True)["day"]
-    if device:
-        # Loaded while root: this interpreter's files may not be readable by uid 1000.
-        from guestagent import sla  # noqa: F401
-        from guestagent.sla import apply, bounds, config, export, report, working  # noqa: F401
-        from guestagent.sinks import journal  # noqa: F401
-        import base64, binascii, bisect, gc, math, zlib  # noqa: F401,E401 (lazy in the package)
-        Cycles.journal_root = tempfile.mkdtemp(prefix="bench-sla-journal-", dir="/dev/shm"
-                                               if os.path.isdir("/dev/shm") else None)
-        args.year_journal = args.year_journal or os.path.join(Cycles.journal_root, "year")
-        os.makedirs(args.year_journal, exist_ok=True)
-        user = device.as_user(Cycles.journal_root, args.year_journal)
-    if user:
-        user.__enter__()
-    work = args.dir or tempfile.mkdtemp(prefix=".bench-sla-",
-                                        dir=device.mount_point if device else ROOT)
-    try:
+    old_work = work = None
+    try:  # whatever fails from here on, the loop device and the directories go
+        if args.old and device:
+            old_work = tempfile.mkdtemp(prefix=".bench-sla-old-", dir=os.path.join(ROOT, "build"))
+            os.chmod(old_work, 0o755)
+            figures["old_day"] = old_day(args.old, old_work, args.points, args.interval,
+                                         True)["day"]
+        if device:
+            # Loaded while root: this interpreter's files may not be readable by uid 1000.
+            from guestagent import sla  # noqa: F401
+            from guestagent.sla import apply, bounds, config, export, report, working  # noqa
+            from guestagent.sinks import journal  # noqa: F401
+            import base64, binascii, bisect, gc, math, zlib  # noqa: F401,E401 (lazy there)
+            Cycles.journal_root = tempfile.mkdtemp(prefix="bench-sla-journal-", dir="/dev/shm"
+                                                   if os.path.isdir("/dev/shm") else None)
+            args.year_journal = args.year_journal or os.path.join(Cycles.journal_root, "year")
+            os.makedirs(args.year_journal, exist_ok=True)
+            switched = device.as_user(Cycles.journal_root, args.year_journal)
+            switched.__enter__()
+            user = switched
+        work = args.dir or tempfile.mkdtemp(prefix=".bench-sla-",
+                                            dir=device.mount_point if device else ROOT)
         if args.phase in ("day", "all"):
             os.makedirs(os.path.join(work, "day"))
             figures["day"] = day_phase(os.path.join(work, "day"), args.points, args.interval)
@@ -390,14 +391,14 @@ def main(argv=None):
             if figures.get(phase, {}).get("errors"):
                 print("{}: {} cycle(s) with an SLA error".format(phase, figures[phase]["errors"]))
     finally:
-        if not args.dir:
+        if user:  # root again, which may remove everything the run made
+            user.__exit__(None, None, None)
+        if work and not args.dir:
             shutil.rmtree(work, ignore_errors=True)
         if old_work:
             shutil.rmtree(old_work, ignore_errors=True)
         if Cycles.journal_root:
             shutil.rmtree(Cycles.journal_root, ignore_errors=True)
-        if user:
-            user.__exit__(None, None, None)
         if device:
             device.__exit__(None, None, None)
     return 0
