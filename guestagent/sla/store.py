@@ -552,7 +552,8 @@ class Store(object):
 
     def sample_rows(self, point_id=None):
         """Every stored sample as (point_id, ts, error, ...: SAMPLE_COLUMNS), by test point then
-        recorded order: for the state's tools and tests (the day rows are not SQL-readable)."""
+        recorded order. The day rows cannot be read in SQL, so whoever looks into a state file
+        reads them here (the tests do; the cycle reads through records and window_values)."""
         ids = [point_id] if point_id is not None else [r[0] for r in self.db.execute(
             "SELECT DISTINCT point_id FROM sample_days UNION SELECT DISTINCT point_id FROM "
             "samples_recent{} ORDER BY 1".format(
