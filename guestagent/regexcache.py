@@ -19,7 +19,10 @@ Python's `re` internals, an unreadable or foreign file) means no cache, never an
 import os
 import sys
 
-FORMAT = 1
+# 2: each program is packed in one bytes object of `_sre.CODESIZE`-byte words, which
+# `marshal` reads as one object (format 1's list of ints was one object per word, and loading
+# the file the larger part of hooking the compile step).
+FORMAT = 2
 # Entries kept at most: patterns built from data (a config's prefix) must not grow it forever.
 MAX_ENTRIES = 1024
 MAX_FILE_BYTES = 4 * 1048576
@@ -41,6 +44,8 @@ def _modules():
         return None
     if not all(hasattr(m, n) for m, n in ((compiler, "_code"), (compiler, "compile"),
                                            (parser, "parse"), (_sre, "compile"))):
+        return None
+    if _word(_sre) is None:
         return None
     return parser, compiler, _sre
 
@@ -101,12 +106,22 @@ def install(path=None):
 _UNCACHED = 128 | 1
 
 
+def _word(_sre):
+    """The `memoryview` format of one word of `_sre`'s programs, or None."""
+    for typecode in ("I", "H", "L"):
+        if memoryview(bytes(8)).cast(typecode).itemsize == getattr(_sre, "CODESIZE", None):
+            return typecode
+    return None
+
+
 def _builder(_sre):
     tuple_index = sys.version_info >= (3, 7)  # 3.6's `_sre.compile` took the list itself
+    word = _word(_sre)
 
     def build(p, entry):
         flags, code, groups, groupindex, indexgroup = entry
-        return _sre.compile(p, flags, list(code), groups, dict(groupindex),
+        return _sre.compile(p, flags, memoryview(code).cast(word).tolist(), groups,
+                            dict(groupindex),
                             tuple(indexgroup) if tuple_index else list(indexgroup))
 
     return build
@@ -121,9 +136,10 @@ def _compile(parser, compiler, build, p, flags):
     indexgroup = [None] * state.groups
     for name, index in groupindex.items():
         indexgroup[index] = name
-    # Plain ints: the opcodes are an int subclass, which marshal does not write.
-    entry = (int(flags | state.flags), [int(c) for c in code], state.groups - 1, groupindex,
-             indexgroup)
+    import array
+    import _sre
+    entry = (int(flags | state.flags), array.array(_word(_sre), code).tobytes(),
+             state.groups - 1, groupindex, indexgroup)
     return build(p, entry), entry
 
 

@@ -114,7 +114,7 @@ def test_patterns_from_the_cache_match_as_compiled_ones_and_errors_stay_errors(t
 
 
 DAMAGE = """
-    import json, marshal, re
+    import array, json, marshal, re
     from guestagent import regexcache
     path = regexcache.cache_path()
     with open(path, "rb") as f:
@@ -123,7 +123,10 @@ DAMAGE = """
         if key[1] == "fail(ed|ure)":
             flags, code, groups, groupindex, indexgroup = entry
             # A program `_sre` refuses (it checks every program it is given).
-            kept["entries"][key] = (flags, [99999] + code, groups, groupindex, indexgroup)
+            bad = memoryview(code).cast("I").tolist()
+            bad.insert(0, 99999)
+            kept["entries"][key] = (flags, array.array("I", bad).tobytes(), groups, groupindex,
+                                    indexgroup)
     with open(path, "wb") as f:
         f.write(marshal.dumps(kept))
     print("{}")
