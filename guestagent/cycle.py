@@ -234,6 +234,8 @@ class Cycle(object):
         self._starts = None  # _Starts: the probes whose program has not started yet
         self._prepare_step = "waiting"  # the SLA preparation: "running" or "skipped" once taken
         self._prepared = _Future()
+        self._sla_idle = None  # sla.idle_entry: this cycle does not open the SLA state
+        self._sla_idle_next = None  # what the cycle state keeps for the next cycle
         self._lock = threading.Lock()
         self._sealed = False  # set when the cycle stops waiting: late threads change nothing
 
@@ -442,6 +444,8 @@ class Cycle(object):
             self._prepare_in_worker()
 
     def _prepare_in_worker(self):
+        if self._sla_idle is not None:
+            return
         # After every probe's program has started: its CPU would delay the last ones' start
         # (each waits for the GIL, up to the 5 ms switch interval each time).
         if self._starts is not None:
@@ -497,11 +501,14 @@ class Cycle(object):
             pass
         except Exception as exc:
             self.error("isolation", "{}: {}".format(type(exc).__name__, exc))
-        prepared = self._prepared_state()
         try:
             from guestagent import sla
         except ImportError:
             return
+        if self._sla_idle is not None:
+            self.report["sla"] = sla.idle_section(self.config)
+            return
+        prepared = self._prepared_state()
         try:
             self._sla_pending = sla.begin(self.config, self.report, self.config.journal.dir,
                                           prepared)
@@ -520,12 +527,19 @@ class Cycle(object):
         back and keep this cycle's counters out of every push."""
         pending, self._sla_pending = self._sla_pending, None
         if pending is None:
+            if self._sla_idle is not None:
+                from guestagent import sla
+                self._sla_idle_next = sla.next_idle(self.config, self.report, journaled,
+                                                    skipped=self._sla_idle)
             return
         if journaled:
+            from guestagent import sla
             from guestagent.sinks import journal
             error = pending.commit(journal.end_position(self.journal_path))
             if error:  # the next cycle replays this report from the journal
                 self.error("sla", error)
+            self._sla_idle_next = sla.next_idle(self.config, self.report, journaled,
+                                                pending=pending)
             return
         if pending.store is not None:  # else the state was not open: already an error
             pending.rollback("state not updated: the report is not in the journal")
@@ -574,6 +588,9 @@ class Cycle(object):
         if self.journal_position is not None:
             state.put("journal", {"cycle_id": self.report["cycle"]["id"],
                                   "position": self.journal_position})
+        from guestagent.sla import IDLE
+        if self._sla_idle_next is not None or state.get(IDLE) is not None:
+            state.put(IDLE, self._sla_idle_next)
         try:
             if not os.path.isdir(self.config.journal.dir):
                 os.makedirs(self.config.journal.dir, mode=0o750, exist_ok=True)
@@ -657,7 +674,12 @@ class Cycle(object):
     def run(self):
         """Run the cycle; returns (report, exit code)."""
         from guestagent import statefile
-        statefile.cycle_state(self.config.journal.dir, fresh=True)  # as on flash, once
+        state = statefile.cycle_state(self.config.journal.dir, fresh=True)  # as on flash, once
+        try:
+            from guestagent import sla
+            self._sla_idle = sla.idle_entry(self.config, state, self.config.journal.dir)
+        except ImportError:
+            pass
         self.open_device()
         self.measure()
         agent = self.report["agent"]

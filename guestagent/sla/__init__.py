@@ -45,11 +45,13 @@ class Pending(object):
     the state into the store (else the journal holds this cycle's report and the next cycles
     replay it, see working.py)."""
 
-    def __init__(self, store, section, working=None, flush=True, sla_config=None, now_ts=None):
+    def __init__(self, store, section, working=None, flush=True, sla_config=None, now_ts=None,
+                 replayed=None):
         self.store = store
         self.section = section
         self.working = working
         self.flush = flush
+        self.replayed = replayed  # journaled reports the store lacked (None: not lined up)
         self.sla_config = sla_config
         self.now_ts = now_ts
 
@@ -252,7 +254,7 @@ def _begin_store(path, sla_config, interval_s, report, journal_dir=None, prepare
                 sla_config)
             section.update(store=path, error=None, notes=notes)
             return Pending(store, section, working, flush, sla_config,
-                           report["cycle"].get("started_ts"))
+                           report["cycle"].get("started_ts"), replayed)
         except sqlite3.DatabaseError as exc:
             store.rollback()
             store.close()
@@ -307,6 +309,103 @@ def _fallback(report, sla_config, interval_s, path, error, notes):
                                      "measurement_error": record["error"]}
     return {"store": path, "error": error, "notes": notes, "interval_s": interval_s,
             "targets": targets, "groups": {}, "outages_closed": []}
+
+
+# A cycle without a test point (no target, no first hop) and the store: its pass adds nothing,
+# so its section is empty whatever the store holds, and its transaction rolls back, except at
+# the commits (every `commit_every` journaled reports: the watermark, the retention, the
+# orphans' pruning). Such a cycle opens the store only when it would commit: the cycle state
+# (statefile.cycle_state) keeps, under IDLE, how many journaled reports the store lacks, counted
+# by the cycles themselves and valid only while the journal ends where the same state says the
+# last cycle's line ended (a cycle that died before saving its state makes the next one open
+# the store and count again). Skipping SQLite, the replay and the SLA modules is most of such
+# a cycle's work (docs/performance.md, "A cycle without a test point").
+IDLE = "sla_idle"
+IDLE_SKIPPED = "no test point: the state is opened at its next commit"
+
+
+def _points_possible(config):
+    discovery = config.path_discovery
+    return bool(config.targets) or bool(discovery.enabled and discovery.first_hop)
+
+
+def _fingerprint(config):
+    """What an idle count was made under: the SLA settings, the interval and the store."""
+    import json
+    import zlib
+    from guestagent.sla import config as sla_config_module
+    text = json.dumps([sla_config_module.section(config), sla_config_module.interval_of(config),
+                       os.path.join(config.agent.state_dir, "sla.sqlite3")], sort_keys=True,
+                      default=str)
+    return zlib.crc32(text.encode("utf-8")) & 0xffffffff
+
+
+def _journal_ends_at(journal_dir, position):
+    from guestagent.sinks.journal import CURRENT
+    if not isinstance(position, dict):
+        return False
+    try:
+        info = os.stat(os.path.join(journal_dir, CURRENT))
+    except OSError:
+        return False
+    return [info.st_dev, info.st_ino, info.st_size] == [
+        position.get("dev"), position.get("ino"), position.get("offset")]
+
+
+def idle_entry(config, state, journal_dir):
+    """The cycle state's idle count when this cycle need not open the store, else None.
+    `state` is the cycle state as this cycle read it (its "journal" section is the last
+    cycle's)."""
+    if _points_possible(config) or not journal_dir:
+        return None
+    entry = state.get(IDLE)
+    if not isinstance(entry, dict):
+        return None
+    from guestagent.sla import config as sla_config_module
+    pending = entry.get("pending")
+    if isinstance(pending, bool) or not isinstance(pending, int) or pending < 0 or \
+            pending + 1 >= sla_config_module.commit_every(sla_config_module.section(config)):
+        return None  # this cycle's report is the one that commits
+    journal = state.get("journal")
+    if not isinstance(journal, dict) or entry.get("cycle_id") is None or \
+            journal.get("cycle_id") != entry.get("cycle_id") or \
+            not _journal_ends_at(journal_dir, journal.get("position")) or \
+            entry.get("config") != _fingerprint(config):
+        return None
+    return entry
+
+
+def idle_section(config):
+    """The section of a cycle that did not open the store (`idle_entry`): what its pass would
+    have computed, and why the store was not read."""
+    from guestagent.sla import config as sla_config_module
+    return {"store": os.path.join(config.agent.state_dir, "sla.sqlite3"), "error": None,
+            "notes": [], "interval_s": sla_config_module.interval_of(config), "targets": {},
+            "groups": {}, "outages_closed": [], "skipped": IDLE_SKIPPED}
+
+
+def next_idle(config, report, journaled, skipped=None, pending=None):
+    """The idle count the cycle state keeps after this cycle, or None (the next cycle opens the
+    store): `skipped`, this cycle's own idle entry when it did not open the store, else
+    `pending`, its committed (or rolled back) pass."""
+    if not journaled or _points_possible(config) or report.get("probes"):
+        return None
+    if skipped is not None:
+        count = skipped["pending"] + 1
+    else:
+        section = pending.section if pending is not None else None
+        if not section or section.get("error") or section.get("notes") or \
+                section.get("targets") or section.get("groups") or \
+                section.get("outages_closed"):
+            return None
+        if pending.flush:
+            count = 0
+        elif pending.replayed is None:
+            return None
+        else:
+            count = pending.replayed + 1
+    return {"pending": count, "cycle_id": report["cycle"]["id"],
+            "config": _fingerprint(config)}
 
 
 def metrics(section, out):
