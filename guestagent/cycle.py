@@ -10,10 +10,10 @@ bounded by the deadline: what does not finish in time is abandoned and recorded 
 error, and the cycle still journals its report.
 """
 
+import _thread
 import errno
 import os
 import sys
-import threading
 import time
 
 from guestagent import EXIT_CYCLE_ERRORS, EXIT_LOCKED, EXIT_OK, report as reports
@@ -105,12 +105,51 @@ def early_lock(config_path):
     return CycleLock(runtimefiles.directory(), "guestagent-{}.lock".format(digest))
 
 
+# The cycle's threads are started with `_thread`, not `threading`: on Python 3.6, `threading`
+# imports traceback, linecache and tokenize, a tenth of the start-up of a cycle that runs no
+# probe. A cycle that runs one imports `threading` anyway (subprocess, the probers), in the main
+# thread before any task starts (measure()): Python 3.6's `threading` takes the thread that
+# imports it for the main one, and at exit asserts that thread is still alive.
+_TASK_THREADS = set()  # idents of the threads running the cycle's tasks
+
+
+class _Event(object):
+    """`threading.Event`'s set() and wait() on `_thread` locks."""
+
+    def __init__(self):
+        self._guard = _thread.allocate_lock()
+        self._gate = _thread.allocate_lock()
+        self._gate.acquire()  # held until set()
+        self._set = False
+
+    def set(self):
+        with self._guard:
+            if not self._set:
+                self._set = True
+                self._gate.release()
+
+    def is_set(self):
+        return self._set
+
+    def wait(self, timeout=None):
+        """True once set(); False when `timeout` (seconds) passes first."""
+        if self._set:
+            return True
+        if timeout is None:
+            got = self._gate.acquire()
+        else:
+            got = self._gate.acquire(True, min(max(0.0, timeout), _thread.TIMEOUT_MAX))
+        if got:
+            self._gate.release()  # the next waiter's turn
+        return got or self._set
+
+
 class _Future(object):
     """A task's outcome. concurrent.futures is not imported for it: on Python 3.6 it pulls in
     multiprocessing and logging, a tenth of a cycle's start-up."""
 
     def __init__(self):
-        self._done = threading.Event()
+        self._done = _Event()
         self._result = None
         self._exception = None
 
@@ -136,39 +175,52 @@ class _NotBack(Exception):
 
 
 class _Tasks(object):
-    """Daemon worker threads. A task that hangs is abandoned at the deadline and never joined
-    (ThreadPoolExecutor joins its threads at shutdown and at interpreter exit)."""
+    """At most `workers` threads at a time, each taking the tasks left waiting when its own
+    ends. A task that hangs is abandoned at the deadline and never joined (ThreadPoolExecutor
+    joins its threads at shutdown and at interpreter exit); `_thread`'s threads, like daemon
+    threads, do not keep the process alive."""
 
     def __init__(self, workers):
-        import queue
-        self._queue = queue.Queue()
-        self._threads = []
-        for n in range(workers):
-            thread = threading.Thread(target=self._work, name="cycle-task-{}".format(n))
-            thread.daemon = True
-            thread.start()
-            self._threads.append(thread)
-
-    def _work(self):
-        while True:
-            item = self._queue.get()
-            if item is None:
-                return
-            future, call, args = item
-            try:
-                future.set_result(call(*args))
-            except BaseException as exc:  # recorded by whoever awaits it
-                future.set_exception(exc)
+        self._workers = max(1, workers)
+        self._running = 0
+        self._waiting = []
+        self._lock = _thread.allocate_lock()
 
     def submit(self, call, *args):
         future = _Future()
-        self._queue.put((future, call, args))
+        item = (future, call, args)
+        with self._lock:
+            if self._running >= self._workers:
+                self._waiting.append(item)
+                return future
+            self._running += 1
+        try:
+            _thread.start_new_thread(self._work, (item,))
+        except BaseException:
+            with self._lock:
+                self._running -= 1
+            raise
         return future
 
+    def _work(self, item):
+        ident = _thread.get_ident()
+        _TASK_THREADS.add(ident)
+        try:
+            while item is not None:
+                future, call, args = item
+                try:
+                    future.set_result(call(*args))
+                except BaseException as exc:  # recorded by whoever awaits it
+                    future.set_exception(exc)
+                with self._lock:
+                    item = self._waiting.pop(0) if self._waiting else None
+                    if item is None:
+                        self._running -= 1
+        finally:
+            _TASK_THREADS.discard(ident)
+
     def close(self):
-        """Let idle workers end; busy ones end with their task, or with the process."""
-        for _ in self._threads:
-            self._queue.put(None)
+        """Nothing to stop: a worker ends when no task is left waiting."""
 
 
 def _runs_program(target):
@@ -183,8 +235,8 @@ class _Starts(object):
 
     def __init__(self, count):
         self._left = count
-        self._zero = threading.Event()
-        self._lock = threading.Lock()
+        self._zero = _Event()
+        self._lock = _thread.allocate_lock()
         if count <= 0:
             self._zero.set()
 
@@ -236,7 +288,7 @@ class Cycle(object):
         self._prepared = _Future()
         self._sla_idle = None  # sla.idle_entry: this cycle does not open the SLA state
         self._sla_idle_next = None  # what the cycle state keeps for the next cycle
-        self._lock = threading.Lock()
+        self._lock = _thread.allocate_lock()
         self._sealed = False  # set when the cycle stops waiting: late threads change nothing
 
     # -- helpers -------------------------------------------------------------------------------
@@ -248,7 +300,7 @@ class Cycle(object):
 
     def error(self, where, message):
         with self._lock:
-            if self._sealed and threading.current_thread().name.startswith("cycle-task"):
+            if self._sealed and _thread.get_ident() in _TASK_THREADS:
                 return  # an abandoned task: its report was already written
             reports.add_error(self.report, where, message)
         self.say("error: {}: {}".format(where, message))
@@ -382,6 +434,8 @@ class Cycle(object):
         for kind in sorted(set(t.kind for t in targets)):
             probes.module(kind)
         path = self.path_target()
+        if targets or path is not None:
+            import threading  # noqa: F401 (in the main thread: see _TASK_THREADS)
         waited = [t for t in targets + [path] if t is not None and _runs_program(t)]
         if waited:  # a cycle that starts no program (no test point) loads none of it
             from guestagent import proc

@@ -6,7 +6,6 @@ a `Watchdog` shuts its sockets down when the exchange's time is up, which ends w
 write or TLS handshake is blocked on them, in any library.
 """
 
-import threading
 import time
 
 
@@ -54,6 +53,7 @@ class Watchdog(object):
     """
 
     def __init__(self, deadline, limit_s=None):
+        import threading  # here: a cycle without probes does not load it (cycle._TASK_THREADS)
         self.deadline = deadline
         self._clock = deadline._clock
         self._cond = threading.Condition()
@@ -67,6 +67,7 @@ class Watchdog(object):
         self.phase = None  # the phase in progress
 
     def __enter__(self):
+        import threading
         self._thread = threading.Thread(target=self._run, name="watchdog")
         self._thread.daemon = True
         self._thread.start()

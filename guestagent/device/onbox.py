@@ -15,13 +15,14 @@ is described in the project's platform notes ("The `cli` module, as its public s
   DeviceError, and output carrying IOS error text is a failure too.
 """
 
-import threading
+import _thread
 import time
 
 from guestagent.device import Device, DeviceError, DeviceTimeout, check_command, ios_error
 
 # One IOS call at a time in this process, whichever OnBoxDevice makes it.
-_CLI_LOCK = threading.Lock()
+# `_thread`, not `threading`: a cycle that runs no probe does not load it (cycle._TASK_THREADS).
+_CLI_LOCK = _thread.allocate_lock()
 # MAX_WAIT_TIME is given in whole seconds: the unit the module passes to IOS is not documented,
 # and an int is valid whether it wants an int or a float. Below one second left, no call starts.
 _MIN_CALL_S = 1.0
@@ -94,6 +95,8 @@ class OnBoxDevice(Device):
         until IOS answers, so no second call overlaps the abandoned one; later callers wait for it
         within their own time and get "IOS was busy". Bounded, but the command still runs on."""
         box = {}
+        done = _thread.allocate_lock()
+        done.acquire()  # released when the call is back
 
         def work():
             try:
@@ -102,16 +105,14 @@ class OnBoxDevice(Device):
                 box["error"] = exc
             finally:
                 _CLI_LOCK.release()
+                done.release()
 
-        worker = threading.Thread(target=work, name="cli-execute")
-        worker.daemon = True
         try:
-            worker.start()
+            _thread.start_new_thread(work, ())
         except Exception:
             _CLI_LOCK.release()
             raise
-        worker.join(wait_s)
-        if worker.is_alive():
+        if not done.acquire(True, min(max(0.0, wait_s), _thread.TIMEOUT_MAX)):
             raise DeviceTimeout(command, "no answer from IOS within {:.1f} s (this cli module "
                                          "cannot be told to give up)".format(wait_s))
 
