@@ -32,27 +32,45 @@ SCHEMA = {
 _HEAD = re.compile(r"^(\S+) is (administratively down|up|down|deleted|reset|testing)"
                    r"(?: \([^)]*\))?,\s*line protocol is (\w+)", common.IGNORECASE)
 
-# (pattern searched in a line, [(group, key)]). `(?<!\d)`: a search tries a number from its first
-# digit only; from every digit of a long run, `(\d+) CRC` would be quadratic.
-_FIELDS = [(re.compile(p.replace("(\\d+)", "(?<!\\d)(\\d+)", 1), common.IGNORECASE), keys)
-           for p, keys in [
-    (r"MTU (\d+) bytes", [(1, "mtu")]),
-    (r"\bBW (\d+) Kbit", [(1, "bandwidth_kbps")]),
-    (r"\bDLY (\d+) usec", [(1, "delay_us")]),
-    (r"(\d+) packets input, (\d+) bytes", [(1, "in_packets"), (2, "in_bytes")]),
-    (r"(\d+) packets output, (\d+) bytes", [(1, "out_packets"), (2, "out_bytes")]),
-    (r"(\d+) input errors", [(1, "in_errors")]),
-    (r"(\d+) CRC", [(1, "crc")]),
-    (r"(\d+) output errors", [(1, "out_errors")]),
-    (r"(\d+) collisions", [(1, "collisions")]),
-    (r"(\d+) interface resets", [(1, "interface_resets")]),
-    (r"Input queue: \d+/\d+/(\d+)/\d+", [(1, "in_drops")]),
-    (r"Total output drops: (\d+)", [(1, "out_drops")]),
-    (r"Received (\d+) broadcasts", [(1, "in_broadcasts")]),
-    (r"input rate (\d+) bits/sec, (\d+) packets/sec", [(1, "in_rate_bps"), (2, "in_rate_pps")]),
-    (r"output rate (\d+) bits/sec, (\d+) packets/sec", [(1, "out_rate_bps"),
-                                                         (2, "out_rate_pps")]),
+# (label, pattern searched in a line, [(group, key)]). `(?<!\d)`: a search tries a number from
+# its first digit only; from every digit of a long run, `(\d+) CRC` would be quadratic. The
+# label is a word every match holds: on an ASCII line its absence (in any case) rules the
+# pattern out, so a line is searched by the one or two patterns it can match, not by all 15.
+_FIELDS = [(label, re.compile(p.replace("(\\d+)", "(?<!\\d)(\\d+)", 1), common.IGNORECASE), keys)
+           for label, p, keys in [
+    ("mtu", r"MTU (\d+) bytes", [(1, "mtu")]),
+    ("bw", r"\bBW (\d+) Kbit", [(1, "bandwidth_kbps")]),
+    ("dly", r"\bDLY (\d+) usec", [(1, "delay_us")]),
+    ("packets input", r"(\d+) packets input, (\d+) bytes", [(1, "in_packets"), (2, "in_bytes")]),
+    ("packets output", r"(\d+) packets output, (\d+) bytes", [(1, "out_packets"),
+                                                               (2, "out_bytes")]),
+    ("input errors", r"(\d+) input errors", [(1, "in_errors")]),
+    ("crc", r"(\d+) CRC", [(1, "crc")]),
+    ("output errors", r"(\d+) output errors", [(1, "out_errors")]),
+    ("collisions", r"(\d+) collisions", [(1, "collisions")]),
+    ("interface resets", r"(\d+) interface resets", [(1, "interface_resets")]),
+    ("input queue", r"Input queue: \d+/\d+/(\d+)/\d+", [(1, "in_drops")]),
+    ("total output drops", r"Total output drops: (\d+)", [(1, "out_drops")]),
+    ("broadcasts", r"Received (\d+) broadcasts", [(1, "in_broadcasts")]),
+    ("input rate", r"input rate (\d+) bits/sec, (\d+) packets/sec", [(1, "in_rate_bps"),
+                                                                    (2, "in_rate_pps")]),
+    ("output rate", r"output rate (\d+) bits/sec, (\d+) packets/sec", [(1, "out_rate_bps"),
+                                                                      (2, "out_rate_pps")]),
 ]]
+_HARDWARE = re.compile(r"^Hardware is ([^,]+)(?:, address is ([0-9a-f.]+))?", common.IGNORECASE)
+_ADDRESS = re.compile(r"^Internet address is (\S+)", common.IGNORECASE)
+_LOAD = re.compile(r"reliability (\d+/\d+), txload (\d+/\d+), rxload (\d+/\d+)")
+_CLEARING = re.compile(r"^Last clearing of \"show interface\" counters (.+)$")
+
+
+def _ascii_lowered(line):
+    """The line in lower case when it is ASCII, else None (IGNORECASE also matches some
+    non-ASCII letters to ASCII ones: such a line goes to every pattern)."""
+    try:
+        line.encode("ascii")
+    except UnicodeEncodeError:
+        return None
+    return line.lower()
 
 
 def parse(text):
@@ -77,25 +95,27 @@ def parse(text):
         if line.startswith("Description:"):
             current["description"] = line.split(":", 1)[1].strip()
             continue
-        hardware = re.match(r"^Hardware is ([^,]+)(?:, address is ([0-9a-f.]+))?", line,
-                            common.IGNORECASE)
+        hardware = _HARDWARE.match(line)
         if hardware:
             current["hardware"] = hardware.group(1).strip()
             if hardware.group(2):
                 current["mac"] = hardware.group(2)
             continue
-        address = re.match(r"^Internet address is (\S+)", line, common.IGNORECASE)
+        address = _ADDRESS.match(line)
         if address:
             current["ip_address"] = address.group(1)
             continue
-        load = re.search(r"reliability (\d+/\d+), txload (\d+/\d+), rxload (\d+/\d+)", line)
+        load = _LOAD.search(line)
         if load:
             current["reliability"], current["txload"], current["rxload"] = load.groups()
-        clearing = re.match(r"^Last clearing of \"show interface\" counters (.+)$", line)
+        clearing = _CLEARING.match(line)
         if clearing:
             current["last_clearing"] = clearing.group(1)
             continue
-        for pattern, keys in _FIELDS:
+        lowered = _ascii_lowered(line)
+        for label, pattern, keys in _FIELDS:
+            if lowered is not None and label not in lowered:
+                continue
             match = pattern.search(line)
             if match:
                 for group, key in keys:
