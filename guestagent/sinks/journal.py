@@ -88,16 +88,19 @@ def expand(document, base):
     return report
 
 
-def compact(raw, base):
-    """The compact line (bytes, no newline) of report line `raw` against `base`, both bytes."""
-    import base64
+def compact(raw, base, report=None):
+    """The compact line (bytes, no newline) of report line `raw` against `base`, both bytes;
+    `report` is `raw` decoded, when the caller has it."""
+    import binascii  # not base64: its import (struct, re) is most of what a cycle's line costs
     import zlib
-    report = json.loads(raw.decode("utf-8"))
+    if report is None:
+        report = json.loads(raw.decode("utf-8"))
     deflater = zlib.compressobj(9, zlib.DEFLATED, -15, 9, zlib.Z_DEFAULT_STRATEGY, zdict=base)
     data = deflater.compress(raw) + deflater.flush()
     head = {"id": report["cycle"]["id"], "started_ts": report["cycle"]["started_ts"]}
-    return json.dumps({"cycle": head, "z": base64.b64encode(data).decode("ascii")},
-                      separators=(",", ":"), sort_keys=True).encode("utf-8")
+    text = binascii.b2a_base64(data, newline=False).decode("ascii")  # = base64.b64encode
+    return json.dumps({"cycle": head, "z": text}, separators=(",", ":"),
+                      sort_keys=True).encode("utf-8")
 
 
 def base_of(path):
@@ -164,9 +167,10 @@ def append(journal_dir, line, max_bytes, keep_files, budget_bytes=None, position
     raw = line.rstrip("\n").encode("utf-8")
     size = _size(path)
     data = raw + b"\n"
-    if size and is_report(_decode(raw)):
+    document = _decode(raw) if size else None
+    if is_report(document):
         base = base_of(path)
-        short = compact(raw, base) if base is not None else None
+        short = compact(raw, base, document) if base is not None else None
         # Else (a torn first line, reports unlike it) in full: the next file has a new base.
         if short is not None and len(short) < len(raw) * COMPACT_MAX_RATIO:
             data = short + b"\n"
