@@ -645,6 +645,7 @@ class Cycle(object):
         from guestagent.sla import IDLE
         if self._sla_idle_next is not None or state.get(IDLE) is not None:
             state.put(IDLE, self._sla_idle_next)
+        first = not state.found  # no state on flash before: an older version's files may be
         try:
             if not os.path.isdir(self.config.journal.dir):
                 os.makedirs(self.config.journal.dir, mode=0o750, exist_ok=True)
@@ -652,7 +653,8 @@ class Cycle(object):
         except (IOError, OSError) as exc:
             self.error("sinks", "outcome not written: {}".format(exc.strerror or exc))
             return
-        _drop_legacy(self.config)
+        if first:
+            _drop_legacy(self.config)
 
     def write_journal(self):
         from guestagent.sinks import journal
@@ -874,7 +876,8 @@ def _legacy_outcome(journal_dir, error):
 
 
 def _drop_legacy(config):
-    """Once the state is on flash, the files an older version rewrote each cycle go."""
+    """Once the state is on flash, the files an older version rewrote each cycle go (in the
+    cycle that wrote the state first: later cycles read the state, never these)."""
     from guestagent.collectors.interfaces import STATE_FILE as INTERFACES
     from guestagent.sinks.victoriametrics import CURSOR
     for path in (os.path.join(config.journal.dir, OUTCOME_FILE),

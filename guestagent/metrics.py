@@ -31,6 +31,16 @@ def _label_order(key):
     return (_LAST.index(key) + 1 if key in _LAST else 0, key)
 
 
+def _item_order(item):
+    return _label_order(item[0])
+
+
+# Metric and label names found valid, each checked once per process: a cycle adds its ~130
+# samples under about 60 names and 10 label names.
+_VALID_NAMES = set()
+_VALID_LABELS = set()
+
+
 def number(name, value):
     """A value as the wire carries it: integers without a decimal point, measured times and
     ratios to TIME_DIGITS significant digits, everything else as Python's shortest repr."""
@@ -83,15 +93,19 @@ class MetricSet(object):
     def _add(self, name, kind, help, value, labels):
         if value is None:
             return
-        if not _NAME.match(name):
-            raise ValueError("bad metric name {!r}".format(name))
+        if name not in _VALID_NAMES:
+            if not isinstance(name, str) or not _NAME.match(name):
+                raise ValueError("bad metric name {!r}".format(name))
+            _VALID_NAMES.add(name)
         merged = dict(self.common_labels)
         for key, label_value in (labels or {}).items():
-            if not _LABEL.match(key):
-                raise ValueError("bad label name {!r}".format(key))
+            if key not in _VALID_LABELS:
+                if not isinstance(key, str) or not _LABEL.match(key):
+                    raise ValueError("bad label name {!r}".format(key))
+                _VALID_LABELS.add(key)
             merged[key] = "" if label_value is None else str(label_value)
         family = self.families.setdefault(name, [kind, help, {}])
-        key = tuple(sorted(merged.items(), key=lambda item: _label_order(item[0])))
+        key = tuple(sorted(merged.items(), key=_item_order))
         family[2][key] = float(value)
 
     def probe_labels(self, sample):

@@ -72,3 +72,29 @@ def test_one_shared_state_per_file_within_a_process(tmp_path):
     a.put("interfaces", {"Gi0/0/0": {"ts": 1.0, "in_bytes": 5}})
     assert statefile.cycle_state(str(tmp_path)) is a
     assert statefile.cycle_state(str(tmp_path), fresh=True).get("interfaces") is None
+
+
+LEGACY_CONFIG = """
+agent: {{state_dir: {state}, deadline_s: 12}}
+device: {{kind: simulated}}
+path_discovery: {{enabled: false}}
+targets: []
+"""
+
+
+def test_the_cycle_that_writes_the_state_first_removes_an_older_version_s_files(tmp_path):
+    """sinks.json, victoriametrics.json and interfaces.json, which an older version rewrote
+    every cycle, go once the cycle's state is on flash; later cycles read only the state."""
+    from guestagent import config as configs, cycle as cycles
+    state_dir = tmp_path / "state"
+    journal_dir = state_dir / "journal"
+    journal_dir.mkdir(parents=True)
+    legacy = [journal_dir / "sinks.json", state_dir / "victoriametrics.json",
+              state_dir / "interfaces.json"]
+    for path in legacy:
+        path.write_text("{}")
+    config = configs.parse(LEGACY_CONFIG.format(state=state_dir), source="test.yaml")
+    report, code, _ = cycles.run(config, dry_run=True)
+    assert code == 0, report["errors"]
+    assert (journal_dir / "cycle.state").exists()
+    assert [path.exists() for path in legacy] == [False, False, False]
