@@ -330,14 +330,23 @@ def _points_possible(config):
 
 
 def _fingerprint(config):
-    """What an idle count was made under: the SLA settings, the interval and the store."""
+    """What an idle count was made under: the SLA settings, the interval and the store (kept on
+    the config: a cycle asks twice)."""
+    kept = getattr(config, "_sla_fingerprint", None)
+    if kept is not None:
+        return kept
     import json
     import zlib
     from guestagent.sla import config as sla_config_module
     text = json.dumps([sla_config_module.section(config), sla_config_module.interval_of(config),
                        os.path.join(config.agent.state_dir, "sla.sqlite3")], sort_keys=True,
                       default=str)
-    return zlib.crc32(text.encode("utf-8")) & 0xffffffff
+    kept = zlib.crc32(text.encode("utf-8")) & 0xffffffff
+    try:
+        object.__setattr__(config, "_sla_fingerprint", kept)
+    except AttributeError:  # a config without attributes of its own
+        pass
+    return kept
 
 
 def _journal_ends_at(journal_dir, position):
