@@ -645,7 +645,7 @@ class Cycle(object):
         from guestagent.sla import IDLE
         if self._sla_idle_next is not None or state.get(IDLE) is not None:
             state.put(IDLE, self._sla_idle_next)
-        first = not state.found  # no state on flash before: an older version's files may be
+        first = not state.found  # none on flash before this save: an older version's may be
         try:
             if not os.path.isdir(self.config.journal.dir):
                 os.makedirs(self.config.journal.dir, mode=0o750, exist_ok=True)

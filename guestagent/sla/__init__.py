@@ -311,8 +311,8 @@ def _fallback(report, sla_config, interval_s, path, error, notes):
             "targets": targets, "groups": {}, "outages_closed": []}
 
 
-# A cycle without a test point (no target, no first hop) and the store: its pass adds nothing,
-# so its section is empty whatever the store holds, and its transaction rolls back, except at
+# A cycle without a test point (no target, no first hop) has nothing to add to the store: its
+# section is empty whatever the store holds, and its pass's transaction rolls back, except at
 # the commits (every `commit_every` journaled reports: the watermark, the retention, the
 # orphans' pruning). Such a cycle opens the store only when it would commit: the cycle state
 # (statefile.cycle_state) keeps, under IDLE, how many journaled reports the store lacks, counted
