@@ -67,10 +67,10 @@ def slug(command):
 
 
 def open_device(device_config):
-    from guestagent.device import guestshell
     from guestagent.device.simulated import SimulatedDevice
     kind = device_config.kind
     if kind in ("auto", "onbox"):
+        from guestagent.device import guestshell
         from guestagent.device.onbox import OnBoxDevice
         cli, problem = guestshell.load_cli()
         if cli is not None:
