@@ -31,14 +31,12 @@ def _label_order(key):
     return (_LAST.index(key) + 1 if key in _LAST else 0, key)
 
 
-def _item_order(item):
-    return _label_order(item[0])
-
-
 # Metric and label names found valid, each checked once per process: a cycle adds its ~130
 # samples under about 60 names and 10 label names.
 _VALID_NAMES = set()
 _VALID_LABELS = set()
+# The wire order of each set of label names, as the samples name them: sorted once per set.
+_ORDERS = {}
 
 
 def number(name, value):
@@ -105,7 +103,11 @@ class MetricSet(object):
                 _VALID_LABELS.add(key)
             merged[key] = "" if label_value is None else str(label_value)
         family = self.families.setdefault(name, [kind, help, {}])
-        key = tuple(sorted(merged.items(), key=_item_order))
+        names = tuple(merged)
+        order = _ORDERS.get(names)
+        if order is None:
+            order = _ORDERS[names] = tuple(sorted(names, key=_label_order))
+        key = tuple([(label, merged[label]) for label in order])
         family[2][key] = float(value)
 
     def probe_labels(self, sample):
