@@ -40,9 +40,8 @@ def ios_error(output):
     """The IOS error text in an output, or None."""
     for line in (output or "").splitlines():
         stripped = line.strip()
-        for marker in IOS_ERROR_MARKERS:
-            if stripped.startswith(marker):
-                return stripped
+        if stripped.startswith(IOS_ERROR_MARKERS):  # a tuple: one call per line, not six
+            return stripped
     return None
 
 

@@ -19,9 +19,8 @@ _LEADING_NUMBER = re.compile(r"^\s*([-+]?(?:\d+(?:\.\d*)?|\.\d+))")
 # Integers above 20 digits (2**64 has 20) are no counter IOS keeps: garbage, not a value. Beyond
 # that, int() is slow and capped at 4300 digits on Python >= 3.11, and float() is inf at 309.
 _MAX_INT_DIGITS = 20
-# Compiled once: the parsers call these for every line, and `re.sub(pattern, ...)` looks the
+# Compiled once: the parsers call it for every line, and `re.match(pattern, ...)` looks the
 # pattern up in `re`'s cache each time (on Python 3.6 with enum flag operations).
-_BLANKS = re.compile(r"\s+")
 _KEY_VALUE = re.compile(r"^\s*([^=:]*?[^=:\s])\s*[=:]\s?(.*)$")
 
 
@@ -39,7 +38,8 @@ def squash(text):
     """Runs of blanks (spaces, tabs, any other white space) as one space, ends stripped.
 
     Single spaces let the patterns after it be linear: a `\\s*` never faces a long run."""
-    return _BLANKS.sub(" ", text or "").strip()
+    # str.split() splits at what `\s` matches in a str pattern (both are str.isspace()), in C.
+    return " ".join((text or "").split())
 
 
 def number(text):
