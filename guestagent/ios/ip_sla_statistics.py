@@ -324,6 +324,8 @@ def parse(text):
             continue
         lowered = _ascii_lowered(line)
         for field in _FIELDS:
+            if lowered is not None and field.label not in lowered:
+                continue  # as field.search() would say, without a call per field and line
             match = field.search(line, lowered)
             if match:
                 field.store(current, match.group(1), line)
