@@ -126,7 +126,14 @@ def load_config(path, **options):
         return None
 
 
-def cmd_run(args):
+def cmd_run(args, own_process=False):
+    """One cycle; `own_process`: this process runs nothing else (EEM starts one per cycle)."""
+    if own_process:
+        import gc
+        # The cyclic collector's passes over the objects that the modules make as they load
+        # were 4% of a cycle without a test point on 3.6 (3 ms); the few reference cycles a
+        # cycle leaves behind go with its process, a few seconds later.
+        gc.disable()
     from guestagent import regexcache
     regexcache.install()  # first: the modules below compile their patterns as they load
     try:
@@ -345,7 +352,7 @@ class SafeStream(object):
 
 def main(argv=None):
     """The program: every subcommand, with stdout and stderr that survive any locale and a
-    closed pipe."""
+    closed pipe. `argv` None: this process's own arguments, the process being the program."""
     saved = sys.stdout, sys.stderr
     out, err = SafeStream(sys.stdout), SafeStream(sys.stderr)
     sys.stdout, sys.stderr = out, err
@@ -413,11 +420,11 @@ def _main(argv=None):
         return EXIT_OK
     args = run_arguments(words)
     if args is not None:  # how EEM starts every cycle
-        return cmd_run(args)
+        return cmd_run(args, own_process=argv is None)
     parser = build_parser(argv)
     args = parser.parse_args(argv)
     if args.command == "run":
-        return cmd_run(args)
+        return cmd_run(args, own_process=argv is None)
     if args.command == "parse":
         return cmd_parse(args)
     if args.command == "check-config":

@@ -147,3 +147,46 @@ def test_run_from_root_directory_without_a_tty(tmp_path):
                           env={"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "PYTHONPATH": ROOT})
     assert proc.returncode in (0, 1), proc.stderr.decode()
     assert b"127.0.0.1" in proc.stdout and b"loss  0.0%" in proc.stdout
+
+
+GC_IN_THE_CYCLE = """
+import gc, sys
+from guestagent import cli, cycle
+real_run = cycle.run
+
+
+def run(config, **kwargs):
+    print("collector enabled during the cycle:", gc.isenabled())
+    return real_run(config, **kwargs)
+
+
+cycle.run = run
+if sys.argv[1] == "in-process":
+    cli.main(["run", "--dry-run", "--config", sys.argv[2]])
+    print("collector enabled after it:", gc.isenabled())
+else:
+    sys.argv = ["guestagent", "run", "--dry-run", "--config", sys.argv[2]]
+    cli.main()
+"""
+
+
+def test_a_cycle_as_its_own_process_runs_without_the_cyclic_collector(tmp_path):
+    """`python -m guestagent run` (EEM's one process per cycle) disables it; a caller running
+    cycles in its own process (`main(argv)`) keeps its collector."""
+    import subprocess
+    import sys
+    config = write_config(tmp_path, "agent: {{state_dir: {}}}\ndevice: {{kind: simulated}}\n"
+                                    "path_discovery: {{enabled: false}}\ntargets: []\n"
+                                    .format(tmp_path / "state"))
+    env = dict(os.environ, PYTHONPATH=ROOT)
+
+    def lines(mode):
+        done = subprocess.run([sys.executable, "-c", GC_IN_THE_CYCLE, mode, config], env=env,
+                              cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                              universal_newlines=True, timeout=60)
+        assert done.returncode == 0, done.stderr
+        return [line for line in done.stdout.splitlines() if line.startswith("collector")]
+
+    assert lines("own") == ["collector enabled during the cycle: False"]
+    assert lines("in-process") == ["collector enabled during the cycle: True",
+                                   "collector enabled after it: True"]
