@@ -204,6 +204,7 @@ CYCLE_STATE = "cycle.state"  # in the journal directory, where `status --journal
 
 def cycle_state(journal_dir, fresh=False):
     """The cycle's state beside the journal: sections "sinks" (the last outcome), "journal"
-    (the last saved cycle's journal position), "victoriametrics" (its cursor) and
-    "interfaces" (the last counters)."""
+    (the last saved cycle's journal position), "victoriametrics" (its cursor), "interfaces"
+    (the last counters) and "sla_idle" (the SLA state's pending reports, counted by cycles
+    without a test point: sla.IDLE)."""
     return slot_state(os.path.join(journal_dir, CYCLE_STATE), fresh)
