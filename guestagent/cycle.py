@@ -128,9 +128,6 @@ class _Event(object):
                 self._set = True
                 self._gate.release()
 
-    def is_set(self):
-        return self._set
-
     def wait(self, timeout=None):
         """True once set(); False when `timeout` (seconds) passes first."""
         if self._set:
@@ -218,9 +215,6 @@ class _Tasks(object):
                         self._running -= 1
         finally:
             _TASK_THREADS.discard(ident)
-
-    def close(self):
-        """Nothing to stop: a worker ends when no task is left waiting."""
 
 
 def _runs_program(target):
@@ -484,8 +478,7 @@ class Cycle(object):
                         self.error(what, str(exc))
             self.report["probes"] = samples
         finally:
-            self.seal()
-            tasks.close()
+            self.seal()  # the workers end by themselves once no task is left waiting
 
     def collect_then_prepare(self):
         """The router's sections, then the SLA state opened and the journal's newer reports

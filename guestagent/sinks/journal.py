@@ -88,13 +88,11 @@ def expand(document, base):
     return report
 
 
-def compact(raw, base, report=None):
+def compact(raw, base, report):
     """The compact line (bytes, no newline) of report line `raw` against `base`, both bytes;
-    `report` is `raw` decoded, when the caller has it."""
+    `report` is `raw` decoded."""
     import binascii  # not base64: its import (struct, re) is most of what a cycle's line costs
     import zlib
-    if report is None:
-        report = json.loads(raw.decode("utf-8"))
     deflater = zlib.compressobj(9, zlib.DEFLATED, -15, 9, zlib.Z_DEFAULT_STRATEGY, zdict=base)
     data = deflater.compress(raw) + deflater.flush()
     head = {"id": report["cycle"]["id"], "started_ts": report["cycle"]["started_ts"]}

@@ -5,9 +5,9 @@ Committing SQLite costs the flash a dozen pages or more whatever the change (the
 the points', counters' and meta rows, each copied to the rollback journal first), so the store
 is committed only every `sla.commit_every` reports. In between, each cycle replays the
 journal's reports newer than the store's watermark (`meta.last_cycle_id`) into this overlay
-through the same `apply_report`, so its figures are the ones a rebuild from the journal gives. `Working` has the methods of
-`store.Store` that `apply.py` and `report.py` use; `flush()` writes everything into the store in
-the caller's transaction.
+through the same `apply_report`, so its figures are the ones a rebuild from the journal gives.
+`Working` has the methods of `store.Store` that `apply.py` and `report.py` use; `flush()` writes
+everything into the store in the caller's transaction.
 """
 
 import json
