@@ -20,6 +20,22 @@ except ImportError:
     pass
 
 
+@pytest.fixture(scope="session", autouse=True)
+def runtime_dir(tmp_path_factory):
+    """The runtime directory of every cycle the suite runs (its early lock and caches, one of
+    each per config path: thousands of temporary configs would leave thousands of files in /tmp).
+    A test that gives its command an environment of its own sets it there itself."""
+    path = str(tmp_path_factory.mktemp("runtime"))
+    os.chmod(path, 0o700)
+    kept = os.environ.get("XDG_RUNTIME_DIR")
+    os.environ["XDG_RUNTIME_DIR"] = path
+    yield path
+    if kept is None:
+        os.environ.pop("XDG_RUNTIME_DIR", None)
+    else:
+        os.environ["XDG_RUNTIME_DIR"] = kept
+
+
 @pytest.fixture
 def figures(capsys):
     """print() to the terminal even while pytest captures output: a test's figures (tried /
