@@ -423,13 +423,17 @@ class Cycle(object):
         grace): what is not back then is a measurement error, and its thread is left behind."""
         targets = self.targets()
         workers = max(1, min(self.config.probes.concurrency, len(targets) + 2)) + 2
+        path = self.path_target()
+        if targets or path is not None:
+            # The probers and what they load use `re`: what it compiles is kept for the next
+            # cycle too (a cycle without a test point may never load it: guestagent/rx.py).
+            from guestagent import regexcache
+            regexcache.hook()
+            import threading  # noqa: F401 (in the main thread: see _TASK_THREADS)
         # Loaded here, once, rather than by fifty threads at once behind the import lock.
         from guestagent import probes
         for kind in sorted(set(t.kind for t in targets)):
             probes.module(kind)
-        path = self.path_target()
-        if targets or path is not None:
-            import threading  # noqa: F401 (in the main thread: see _TASK_THREADS)
         waited = [t for t in targets + [path] if t is not None and _runs_program(t)]
         if waited:  # a cycle that starts no program (no test point) loads none of it
             from guestagent import proc

@@ -14,10 +14,11 @@ as gauges), none at all to the import APIs, labels ordered so that the one that 
 """
 
 import math
-import re
 
-_NAME = re.compile(r"^guestagent_[a-z0-9_]+$")
-_LABEL = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
+from guestagent import rx
+
+_NAME = rx.compile(r"^guestagent_[a-z0-9_]+$")
+_LABEL = rx.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
 # Labels written last, in this order: what differs from one series to the next sits at the end
 # of a line, so the compressor matches the rest against the line before.
 _LAST = ("metric", "stat", "target")

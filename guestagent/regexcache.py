@@ -8,11 +8,13 @@ it is kept in a file, and a later process builds the pattern object from it with
 the step `re` itself ends with. `_sre` checks a program it is given, so a damaged entry raises
 and the pattern is compiled the usual way.
 
-`install()` hooks the interpreter's compile step for this process (the `run` command only);
-`save()` writes the file when this process compiled patterns it did not hold, so a router
-writes it once after an install or upgrade, not every cycle. The file is this user's alone
-(like the config cache: a file of another user, one writable by others or a link is ignored),
-and named after the interpreter, whose code format it is in. Anything unexpected (another
+`install()` reads the file for this process (the `run` command only): `rx`, through which
+the modules every cycle loads compile their patterns, builds them from it without loading `re`
+(`kept()`); `hook()` hooks the interpreter's compile step, so that what `re` compiles is kept
+too, as soon as `re` is loaded. `save()` writes the file when this process compiled patterns it
+did not hold, so a router writes it once after an install or upgrade, not every cycle. The
+file is this user's alone (like the config cache: a file of another user, one writable by
+others or a link is ignored), and named after the interpreter, whose code format it is in. Anything unexpected (another
 Python's `re` internals, an unreadable or foreign file) means no cache, never an error.
 """
 
@@ -27,7 +29,8 @@ FORMAT = 2
 MAX_ENTRIES = 1024
 MAX_FILE_BYTES = 4 * 1048576
 
-_state = {"installed": False, "entries": {}, "missed": 0, "path": None, "used": set()}
+_state = {"installed": False, "hooked": False, "entries": {}, "missed": 0, "path": None,
+          "used": set(), "build": None}
 
 
 def _modules():
@@ -64,41 +67,72 @@ def cache_path():
 
 
 def install(path=None):
-    """Hook the compile step of `re` for this process; returns True when it is hooked."""
+    """Read the kept programs for this process; returns True when they are in use. The compile
+    step of `re` is hooked now when `re` is loaded, else when `rx` first needs it (hook()): a
+    cycle whose every pattern is kept never loads `re` (guestagent/rx.py)."""
     if _state["installed"]:
         return True
+    import _sre
+    if _word(_sre) is None or not hasattr(_sre, "compile"):
+        return False
+    _state["path"] = path or cache_path()
+    _state["entries"] = _load(_state["path"])
+    _state["build"] = _builder(_sre)
+    _state["installed"] = True
+    if "sre_compile" in sys.modules or "re._compiler" in sys.modules:
+        hook()
+    return True
+
+
+def kept(p, flags):
+    """The pattern `re.compile(p, flags)` would return, built from its kept program, or None
+    (not installed, not kept, or an entry `_sre` refuses)."""
+    if not _state["installed"]:
+        return None
+    key = (type(p).__name__, p, int(flags))
+    entry = _state["entries"].get(key)
+    if entry is None:
+        return None
+    try:
+        pattern = _state["build"](p, entry)
+    except Exception:  # a damaged or foreign entry: `re` compiles it, and it is replaced
+        return None
+    _state["used"].add(key)
+    return pattern
+
+
+def hook():
+    """Hook the compile step of `re` (loading it) when the kept programs are in use; True when
+    hooked."""
+    if _state["hooked"]:
+        return True
+    if not _state["installed"]:
+        return False
     found = _modules()
     if found is None:
         return False
     parser, compiler, _sre = found
-    _state["path"] = path or cache_path()
-    _state["entries"] = _load(_state["path"])
     original = compiler.compile
-    build = _builder(_sre)
+    build = _state["build"]
 
     def compile(p, flags=0):
         if not isinstance(p, (str, bytes)) or flags & _UNCACHED:
             return original(p, flags)
-        key = (type(p).__name__, p, int(flags))
-        entry = _state["entries"].get(key)
-        if entry is not None:
-            try:
-                pattern = build(p, entry)
-                _state["used"].add(key)
-                return pattern
-            except Exception:  # a damaged or foreign entry: compiled below, and replaced
-                pass
+        pattern = kept(p, flags)
+        if pattern is not None:
+            return pattern
         try:
             pattern, entry = _compile(parser, compiler, build, p, int(flags))
         except Exception:
             return original(p, flags)  # raises re.error as `re` would
+        key = (type(p).__name__, p, int(flags))
         _state["entries"][key] = entry
         _state["used"].add(key)
         _state["missed"] += 1
         return pattern
 
     compiler.compile = compile
-    _state["installed"] = True
+    _state["hooked"] = True
     return True
 
 

@@ -5,7 +5,8 @@ problem, naming the key path. `config.py` adds the file name and line.
 """
 
 import math
-import re
+
+from guestagent import rx
 
 _REQUIRED = object()
 
@@ -17,7 +18,7 @@ FALLBACK_MAXIMUM_INTEGER = 1e12
 # would start a new line of an IOS command, a URL or the metrics text, and `$` in a field's
 # pattern matches before a final newline).
 MAX_STRING = 1024
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+_CONTROL = rx.compile(r"[\x00-\x1f\x7f]")
 REDACTED = "<redacted>"
 # A name that becomes a label or a URL path segment: something, without spaces around it.
 LABEL = (lambda text: bool(text) and text.strip() == text,
@@ -104,7 +105,7 @@ class Str(Field):
         """`pattern` must match at the start; `valid`: (predicate, what it expects)."""
         Field.__init__(self, default, help, nullable)
         self.choices = tuple(choices) if choices else None
-        self.pattern = re.compile(pattern) if pattern else None
+        self.pattern = rx.compile(pattern) if pattern else None
         self.valid = valid
         self.max_length = max_length
         self.secret = secret

@@ -9,7 +9,8 @@ invented data); the simulated router only when clearly off a router. `device.rea
 """
 
 import os
-import re
+
+from guestagent import rx
 
 EMBEDDED_FIXTURES = os.path.join(os.path.dirname(os.path.abspath(__file__)), "ir1101")
 
@@ -61,8 +62,8 @@ class Device(object):
 
 def slug(command):
     """The fixture file stem for a command: `show cellular 0/1/0 gps` -> `show_cellular_0-1-0_gps`."""
-    text = re.sub(r"\s+", " ", command.strip().lower())
-    return re.sub(r"[^a-z0-9_.-]", "", text.replace(" ", "_").replace("/", "-").replace("|", "pipe"))
+    text = rx.sub(r"\s+", " ", command.strip().lower())
+    return rx.sub(r"[^a-z0-9_.-]", "", text.replace(" ", "_").replace("/", "-").replace("|", "pipe"))
 
 
 def open_device(device_config):

@@ -15,8 +15,7 @@ Keys: `feature`, `mode`, `constellation`, `port`, `status`, `last_fix_error`, `h
 `satellites_in_view`, `satellites` ([{`prn`, `elevation_deg`, `azimuth_deg`, `snr_db`}]).
 """
 
-import re
-
+from guestagent import rx
 from guestagent.ios import common
 
 COMMAND = "show cellular {slot} gps"
@@ -33,11 +32,11 @@ SCHEMA = {
 
 _NO_FIX_STATUS = ("acquiring", "disabled", "not configured", "no fix", "off", "not available",
                   "unavailable", "disable")
-_SATELLITE = re.compile(r"Satellite\s*#\s*(\d+)\s*,\s*elevation\s*(-?[\d.]+)\s*,\s*"
+_SATELLITE = rx.compile(r"Satellite\s*#\s*(\d+)\s*,\s*elevation\s*(-?[\d.]+)\s*,\s*"
                         r"azimuth\s*(-?[\d.]+)\s*,\s*SNR\s*(-?[\d.]+)", common.IGNORECASE)
 # The degrees start where a number starts (the lookbehind: not at every digit of a long run), and
 # each optional part begins with its own blanks, so no two `\s*` compete for the same run.
-_DMS = re.compile(r"(?<![\d.])(-?\d+(?:\.\d+)?)\s*Deg(?:rees?)?"
+_DMS = rx.compile(r"(?<![\d.])(-?\d+(?:\.\d+)?)\s*Deg(?:rees?)?"
                   r"(?:\s*(\d+(?:\.\d+)?)\s*Min(?:utes?)?)?"
                   r"(?:\s*(\d+(?:\.\d+)?)\s*Sec(?:onds?)?)?"
                   r"(?:\s*(North|South|East|West|[NSEW])\b)?", common.IGNORECASE)
@@ -123,7 +122,7 @@ def _has_fix(result):
     if any(word in status for word in _NO_FIX_STATUS):
         return False
     fix_type = (result.get("fix_type") or "").lower()
-    if fix_type and ("no" in fix_type or not re.search(r"[23]\s*d", fix_type)):
+    if fix_type and ("no" in fix_type or not rx.search(r"[23]\s*d", fix_type)):
         return False
     latitude = degrees(result.get("latitude_text"))
     longitude = degrees(result.get("longitude_text"))
@@ -134,6 +133,6 @@ def _has_fix(result):
     if not (-90 <= latitude <= 90 and -180 <= longitude <= 180):
         return False
     stamp = result.get("timestamp") or ""
-    if re.search(r"\b{}\b".format(_GPS_EPOCH_YEAR), stamp):
+    if rx.search(r"\b{}\b".format(_GPS_EPOCH_YEAR), stamp):
         return False
     return True

@@ -1,17 +1,19 @@
 """The shared reader of the `show cellular <slot> radio|network|hardware` outputs: `Key = value`
 lines mapped to result keys through a table, numbers with their unit stripped."""
 
-import re
-
+from guestagent import rx
 from guestagent.ios import common
+
+_CARRIER_SUFFIX = rx.compile(r"\s*\(pcc\)")
+_CURRENT = rx.compile(r"^current\s+")
 
 
 def normalise_label(key):
     """Lower case, single spaces, without the `(PCC)` carrier suffix newer IOS XE adds and
     without a leading `Current `."""
     key = common.norm_key(key)
-    key = re.sub(r"\s*\(pcc\)", "", key)
-    key = re.sub(r"^current\s+", "", key)
+    key = _CARRIER_SUFFIX.sub("", key)
+    key = _CURRENT.sub("", key)
     return key.strip()
 
 

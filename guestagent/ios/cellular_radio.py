@@ -7,8 +7,7 @@ on older releases, `0x55` = 85), `nearby_cells` (count), `neighbour_pcis` (list,
 Newer IOS XE suffixes the primary carrier's fields with `(PCC)`; they read the same.
 """
 
-import re
-
+from guestagent import rx
 from guestagent.ios import cellular_kv, common
 
 COMMAND = "show cellular {slot} radio"
@@ -56,11 +55,11 @@ def parse(text):
     in_table = False
     for raw in common.lines(text):
         line = common.squash(raw)
-        if re.match(r"^Idx\s+PCI", line, common.IGNORECASE):
+        if rx.match(r"^Idx\s+PCI", line, common.IGNORECASE):
             in_table = True
             continue
         if in_table:
-            row = re.match(r"^(\d+) (\d+)\b", line)
+            row = rx.match(r"^(\d+) (\d+)\b", line)
             if row and common.integer(row.group(2)) is not None:
                 neighbours.append(common.integer(row.group(2)))
             elif line and not set(line) <= set("-"):

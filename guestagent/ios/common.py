@@ -4,24 +4,30 @@ Nothing here raises on odd input: a value that does not read as expected comes b
 """
 
 import math
-import re
+
+from guestagent import rx
 
 # re.IGNORECASE as a plain int, for the parsers' patterns. Python 3.6 (Guest Shell's) keeps the
 # RegexFlag enum through a whole compilation and through every re.match() cache lookup, where
 # each `flags & X` is an enum operation: the parsers' patterns compiled 2-3x slower, the largest
 # part of a cycle's start-up (3.7 and later turn the flag into an int first).
-IGNORECASE = int(re.IGNORECASE)
+IGNORECASE = rx.IGNORECASE
 
 # One way to read each number: digits, then optionally a point and digits. (`\d+\.?\d*` would
 # let the two digit runs split a long number in n ways, and a failing match try all of them.)
-_NUMBER = re.compile(r"^[-+]?(?:\d+(?:\.\d*)?|\.\d+)$")
-_LEADING_NUMBER = re.compile(r"^\s*([-+]?(?:\d+(?:\.\d*)?|\.\d+))")
+_NUMBER = rx.compile(r"^[-+]?(?:\d+(?:\.\d*)?|\.\d+)$")
+_LEADING_NUMBER = rx.compile(r"^\s*([-+]?(?:\d+(?:\.\d*)?|\.\d+))")
 # Integers above 20 digits (2**64 has 20) are no counter IOS keeps: garbage, not a value. Beyond
 # that, int() is slow and capped at 4300 digits on Python >= 3.11, and float() is inf at 309.
 _MAX_INT_DIGITS = 20
-# Compiled once: the parsers call it for every line, and `re.match(pattern, ...)` looks the
-# pattern up in `re`'s cache each time (on Python 3.6 with enum flag operations).
-_KEY_VALUE = re.compile(r"^\s*([^=:]*?[^=:\s])\s*[=:]\s?(.*)$")
+# Compiled once: the parsers call it for every line, and `rx.match(pattern, ...)` looks the
+# pattern up in a cache each time.
+_KEY_VALUE = rx.compile(r"^\s*([^=:]*?[^=:\s])\s*[=:]\s?(.*)$")
+# The commas of a line that start another `Key = value` (or `Key: value`) pair, by separator.
+_NEXT_PAIR = dict((sep, rx.compile(r",\s*(?=[A-Za-z][^,{0}]*{0})".format(rx.escape(sep))))
+                  for sep in "=:")
+# A label IOS wrapped onto the next line (no separator on this one).
+_WRAPPED_LABEL = rx.compile(r"^[A-Za-z][A-Za-z ()/-]*$")
 
 
 def lines(text):
@@ -130,7 +136,7 @@ def split_pairs(line):
     if eq < 0 and colon < 0:
         return []
     sep = "=" if (eq >= 0 and (colon < 0 or eq < colon)) else ":"
-    pieces = re.split(r",\s*(?=[A-Za-z][^,{0}]*{0})".format(re.escape(sep)), line)
+    pieces = _NEXT_PAIR[sep].split(line)
     out = []
     for piece in pieces:
         key, found, value = piece.partition(sep)
@@ -167,8 +173,8 @@ def ios_time(text):
     `Sun Jan  6 07:00:00 1980`, read as UTC whatever zone it names (only UTC/GMT is exact);
     None when it does not read."""
     text = squash(text).lstrip("*.")
-    match = re.search(r"(\d{1,2}):(\d{2}):(\d{2})(?:\.\d+)?", text)
-    date = re.search(r"\b([A-Za-z]{3})\s+(\d{1,2})\s+(?:\d{1,2}:\d{2}:\d{2}\s+)?(\d{4})\b", text)
+    match = rx.search(r"(\d{1,2}):(\d{2}):(\d{2})(?:\.\d+)?", text)
+    date = rx.search(r"\b([A-Za-z]{3})\s+(\d{1,2})\s+(?:\d{1,2}:\d{2}:\d{2}\s+)?(\d{4})\b", text)
     if not match or not date:
         return None
     month = _MONTHS.get(date.group(1).lower())
@@ -206,19 +212,19 @@ def duration_s(text):
     text = squash(text).lower()
     if not text:
         return None
-    hms = re.match(r"^(\d{1,20}):(\d{2}):(\d{2})$", text)
+    hms = rx.match(r"^(\d{1,20}):(\d{2}):(\d{2})$", text)
     if hms:
         return int(hms.group(1)) * 3600 + int(hms.group(2)) * 60 + int(hms.group(3))
     units = {"y": 31536000, "year": 31536000, "w": 604800, "week": 604800, "d": 86400,
              "day": 86400, "h": 3600, "hour": 3600, "m": 60, "minute": 60, "s": 1, "second": 1}
     total = 0
     found = False
-    if re.match(r"^(\d{1,20}[ywdhms])+$", text):  # `1d02h`, `3w2d`
-        for amount, unit in re.findall(r"(\d+)([ywdhms])", text):
+    if rx.match(r"^(\d{1,20}[ywdhms])+$", text):  # `1d02h`, `3w2d`
+        for amount, unit in rx.findall(r"(\d+)([ywdhms])", text):
             total += int(amount) * units[unit]
         return total
     # `(?<!\d)`: a number is tried from its first digit only, not from each of its digits.
-    for amount, unit in re.findall(r"(?<!\d)(\d+)\s*(years?|weeks?|days?|hours?|minutes?|"
+    for amount, unit in rx.findall(r"(?<!\d)(\d+)\s*(years?|weeks?|days?|hours?|minutes?|"
                                    r"seconds?|[ywdhms])\b", text):
         unit = unit.rstrip("s") if len(unit) > 1 else unit
         value = integer(amount)
@@ -243,7 +249,7 @@ def key_values(text):
             pending = None
             continue
         if "=" not in line and ":" not in line:
-            pending = line if re.match(r"^[A-Za-z][A-Za-z ()/-]*$", line) else None
+            pending = line if _WRAPPED_LABEL.match(line) else None
             continue
         pairs = split_pairs(line)
         if pending and pairs:

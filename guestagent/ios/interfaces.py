@@ -9,8 +9,7 @@ Each interface (`interfaces["<name>"]`): `name`, `status` (`up`, `down`, `admini
 `in_broadcasts`, `last_clearing`.
 """
 
-import re
-
+from guestagent import rx
 from guestagent.ios import common
 
 COMMAND = "show interfaces"
@@ -29,14 +28,14 @@ SCHEMA = {
     },
 }
 
-_HEAD = re.compile(r"^(\S+) is (administratively down|up|down|deleted|reset|testing)"
+_HEAD = rx.compile(r"^(\S+) is (administratively down|up|down|deleted|reset|testing)"
                    r"(?: \([^)]*\))?,\s*line protocol is (\w+)", common.IGNORECASE)
 
 # (label, pattern searched in a line, [(group, key)]). `(?<!\d)`: a search tries a number from
 # its first digit only; from every digit of a long run, `(\d+) CRC` would be quadratic. The
 # label is a word every match holds: on an ASCII line its absence (in any case) rules the
 # pattern out, so a line is searched by the one or two patterns it can match, not by all 15.
-_FIELDS = [(label, re.compile(p.replace("(\\d+)", "(?<!\\d)(\\d+)", 1), common.IGNORECASE), keys)
+_FIELDS = [(label, rx.compile(p.replace("(\\d+)", "(?<!\\d)(\\d+)", 1), common.IGNORECASE), keys)
            for label, p, keys in [
     ("mtu", r"MTU (\d+) bytes", [(1, "mtu")]),
     ("bw", r"\bBW (\d+) Kbit", [(1, "bandwidth_kbps")]),
@@ -57,10 +56,10 @@ _FIELDS = [(label, re.compile(p.replace("(\\d+)", "(?<!\\d)(\\d+)", 1), common.I
     ("output rate", r"output rate (\d+) bits/sec, (\d+) packets/sec", [(1, "out_rate_bps"),
                                                                       (2, "out_rate_pps")]),
 ]]
-_HARDWARE = re.compile(r"^Hardware is ([^,]+)(?:, address is ([0-9a-f.]+))?", common.IGNORECASE)
-_ADDRESS = re.compile(r"^Internet address is (\S+)", common.IGNORECASE)
-_LOAD = re.compile(r"reliability (\d+/\d+), txload (\d+/\d+), rxload (\d+/\d+)")
-_CLEARING = re.compile(r"^Last clearing of \"show interface\" counters (.+)$")
+_HARDWARE = rx.compile(r"^Hardware is ([^,]+)(?:, address is ([0-9a-f.]+))?", common.IGNORECASE)
+_ADDRESS = rx.compile(r"^Internet address is (\S+)", common.IGNORECASE)
+_LOAD = rx.compile(r"reliability (\d+/\d+), txload (\d+/\d+), rxload (\d+/\d+)")
+_CLEARING = rx.compile(r"^Last clearing of \"show interface\" counters (.+)$")
 
 
 def _ascii_lowered(line):

@@ -11,8 +11,7 @@ read. Each entry (`entries["<id>"]`): `id`, `type`, `target`, `source`, `target_
 Empty values (`Owner: `) are absent; `-` counts as empty.
 """
 
-import re
-
+from guestagent import rx
 from guestagent.ios import common
 
 COMMAND = "show ip sla configuration"
@@ -31,8 +30,8 @@ SCHEMA = {
     },
 }
 
-_ENTRY = re.compile(r"^Entry number:\s*(\d+)", common.IGNORECASE)
-_ENGINE = re.compile(r"^IP SLAs,?\s+(Infrastructure Engine-[IVX]+)", common.IGNORECASE)
+_ENTRY = rx.compile(r"^Entry number:\s*(\d+)", common.IGNORECASE)
+_ENGINE = rx.compile(r"^IP SLAs,?\s+(Infrastructure Engine-[IVX]+)", common.IGNORECASE)
 
 # Normalised label -> (result key, converter).
 _TEXT = common.squash

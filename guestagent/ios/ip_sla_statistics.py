@@ -29,8 +29,7 @@ Each operation (`operations["<id>"]`):
 - details: `state`, `over_threshold_occurred`, `last_reset`.
 """
 
-import re
-
+from guestagent import rx
 from guestagent.ios import common
 
 COMMAND = "show ip sla statistics"
@@ -71,10 +70,10 @@ SCHEMA = {
 }
 
 _START = [
-    re.compile(r"IPSLA operation id:\s*(\d+)", common.IGNORECASE),
-    re.compile(r"Round Trip Time \(RTT\) for\s+Index\s+(\d+)", common.IGNORECASE),
+    rx.compile(r"IPSLA operation id:\s*(\d+)", common.IGNORECASE),
+    rx.compile(r"Round Trip Time \(RTT\) for\s+Index\s+(\d+)", common.IGNORECASE),
 ]
-_BANNER = re.compile(r"IPSLAs? Latest Operation Statistics", common.IGNORECASE)
+_BANNER = rx.compile(r"IPSLAs? Latest Operation Statistics", common.IGNORECASE)
 
 _MS = r"(?:\s*(?:milliseconds|ms))?"
 _NUM = r"(-?\d+(?:\.\d+)?)"
@@ -87,7 +86,7 @@ def _triple_fields(prefix):
     def store(op, value, line=""):
         values = common.triple(value)
         # `precision microseconds` makes IOS print these in microseconds.
-        if values and re.search(r"\b(microseconds|usec)\b", line, common.IGNORECASE):
+        if values and rx.search(r"\b(microseconds|usec)\b", line, common.IGNORECASE):
             values = tuple(v / 1000.0 for v in values)
         if values:
             for name, v in zip(names, values):
@@ -111,7 +110,7 @@ def _text_field(name):
 
 def _latest_rtt(op, value, line=""):
     value = common.squash(value)
-    match = re.match(r"^(-?\d+(?:\.\d+)?)\s*(milliseconds|ms|microseconds|us)?\b", value)
+    match = rx.match(r"^(-?\d+(?:\.\d+)?)\s*(milliseconds|ms|microseconds|us)?\b", value)
     if match and common.number(match.group(1)) is not None:
         rtt = common.number(match.group(1))
         if match.group(2) in ("microseconds", "us"):
@@ -125,7 +124,7 @@ def _latest_rtt(op, value, line=""):
 
 # Zone names that are UTC whatever the router's `clock timezone`.
 UTC_ZONES = ("UTC", "GMT", "Z")
-_ZONE = re.compile(r"\d{1,2}:\d{2}:\d{2}(?:\.\d+)?\s+([A-Za-z][A-Za-z0-9+-]{0,9})\s+"
+_ZONE = rx.compile(r"\d{1,2}:\d{2}:\d{2}(?:\.\d+)?\s+([A-Za-z][A-Za-z0-9+-]{0,9})\s+"
                    r"(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun)\b", common.IGNORECASE)
 
 
@@ -186,27 +185,30 @@ def _over_threshold(op, value, line=""):
         op["over_threshold"] = v
 
 
+# What ends a pattern's leading literal text, or escapes its next character.
+_SPECIAL = rx.compile(r"[\\.^$*+?{}\[\]|()]")
+
+
 def _literal(pattern):
     """The text every match of `pattern` starts with (its leading literal characters, escapes
     read), e.g. `Number Of RTT:` of `Number Of RTT:\\s*...`; may be empty."""
-    out = []
+    out = ""
     i = 2 if pattern.startswith(r"\b") else 0
-    while i < len(pattern):
-        char = pattern[i]
-        if char == "\\":
-            escaped = pattern[i + 1:i + 2]
+    while True:
+        found = _SPECIAL.search(pattern, i)
+        if found is None:
+            return out + pattern[i:]
+        j = found.start()
+        out += pattern[i:j]
+        if pattern[j] == "\\":
+            escaped = pattern[j + 1:j + 2]
             if escaped and not escaped.isalnum():
-                out.append(escaped)
-                i += 2
+                out += escaped
+                i = j + 2
                 continue
-            break
-        if char in ".^$*+?{}[]|()":
-            if char in "*?{" and out:  # the character before is optional
-                out.pop()
-            break
-        out.append(char)
-        i += 1
-    return "".join(out)
+        elif pattern[j] in "*?{":  # the character before is optional
+            out = out[:-1]
+        return out
 
 
 class _Field(object):
@@ -225,7 +227,7 @@ class _Field(object):
         if lowered is not None and self.label not in lowered:
             return None
         if self._compiled is None:
-            self._compiled = re.compile(self.pattern, common.IGNORECASE)
+            self._compiled = rx.compile(self.pattern, common.IGNORECASE)
         return self._compiled.search(line)
 
 

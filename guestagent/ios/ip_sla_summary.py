@@ -10,8 +10,7 @@ microseconds, converted), `return_code` (kept whole), `last_run` (text), `last_r
 `N seconds ago` style).
 """
 
-import re
-
+from guestagent import rx
 from guestagent.ios import common
 
 COMMAND = "show ip sla summary"
@@ -27,15 +26,15 @@ SCHEMA = {
 
 _CODES = {"*": "active", "^": "inactive", "~": "pending"}
 _STATES = ("active", "inactive", "pending", "transition")
-_ROW = re.compile(r"^\s*([*^~]?)(\d+)\s+(\S+)\s+(\S+)\s+(.*)$")
-_AGO_UNIT = re.compile(r"^(?:second|minute|hour|day|week)s?$", common.IGNORECASE)
-_CLOCK = re.compile(r"^\*?\.?\d{1,2}:\d{2}:\d{2}")
-_HEADER = re.compile(r"^\s*ID\s+Type\s+Destination\b", common.IGNORECASE)
+_ROW = rx.compile(r"^\s*([*^~]?)(\d+)\s+(\S+)\s+(\S+)\s+(.*)$")
+_AGO_UNIT = rx.compile(r"^(?:second|minute|hour|day|week)s?$", common.IGNORECASE)
+_CLOCK = rx.compile(r"^\*?\.?\d{1,2}:\d{2}:\d{2}")
+_HEADER = rx.compile(r"^\s*ID\s+Type\s+Destination\b", common.IGNORECASE)
 
 
 def _stats(text):
     text = text.strip()
-    match = re.match(r"^(?:RTT=)?(u)?(\d+(?:\.\d+)?)(u)?$", text, common.IGNORECASE)
+    match = rx.match(r"^(?:RTT=)?(u)?(\d+(?:\.\d+)?)(u)?$", text, common.IGNORECASE)
     if not match:
         return None
     value = common.number(match.group(2))

@@ -13,8 +13,8 @@ date and time are known), `speed_knots`, `course_deg`.
 """
 
 import math
-import re
 
+from guestagent import rx
 from guestagent.ios.common import timegm
 
 COMMAND = "NMEA 0183 GGA/RMC sentences (lte gps nmea ip udp)"
@@ -28,7 +28,7 @@ SCHEMA = {
 
 _QUALITY = {0: "invalid", 1: "gps", 2: "dgps", 3: "pps", 4: "rtk", 5: "float-rtk",
             6: "estimated", 7: "manual", 8: "simulation"}
-_SENTENCE = re.compile(r"\$([A-Z]{2})(GGA|RMC),([^*$\r\n]*)(?:\*([0-9A-Fa-f]{2}))?")
+_SENTENCE = rx.compile(r"\$([A-Z]{2})(GGA|RMC),([^*$\r\n]*)(?:\*([0-9A-Fa-f]{2}))?")
 
 
 def checksum(body):
@@ -43,7 +43,7 @@ def coordinate(value, hemisphere):
     """`4807.038`, `N` -> 48.1173; `01131.000`, `W` -> -11.5166...; None when empty or odd."""
     value = (value or "").strip()
     hemisphere = (hemisphere or "").strip().upper()
-    match = re.match(r"^(\d{2,3})(\d{2}(?:\.\d+)?)$", value)
+    match = rx.match(r"^(\d{2,3})(\d{2}(?:\.\d+)?)$", value)
     if not match or hemisphere not in ("N", "S", "E", "W"):
         return None
     degrees = int(match.group(1)) + float(match.group(2)) / 60.0
@@ -65,11 +65,11 @@ def _float(text):
 
 def _small_int(text):
     """A field of a few digits as an int, else None (`'²'.isdigit()` holds; int() of it fails)."""
-    return int(text) if re.match(r"^[0-9]{1,9}$", text or "") else None
+    return int(text) if rx.match(r"^[0-9]{1,9}$", text or "") else None
 
 
 def _time(text):
-    match = re.match(r"^(\d{2})(\d{2})(\d{2})", text or "")
+    match = rx.match(r"^(\d{2})(\d{2})(\d{2})", text or "")
     if not match:
         return None
     return "{}:{}:{}".format(*match.groups())
@@ -104,7 +104,7 @@ def parse_sentence(line):
         out["longitude"] = coordinate(fields[4], fields[5])
         out["speed_knots"] = _float(fields[6])
         out["course_deg"] = _float(fields[7])
-        date = re.match(r"^(\d{2})(\d{2})(\d{2})$", fields[8])
+        date = rx.match(r"^(\d{2})(\d{2})(\d{2})$", fields[8])
         if date:
             day, month, year = (int(g) for g in date.groups())
             out["date"] = "{:04d}-{:02d}-{:02d}".format(2000 + year if year < 80 else 1900 + year,

@@ -13,8 +13,7 @@ has one at 0 percent, the RTTs are ignored. A broadcast ping has no `Success rat
 the announced count and `received` the number of distinct requests answered.
 """
 
-import re
-
+from guestagent import rx
 from guestagent.ios import common
 
 COMMAND = "ping {host} repeat {count} timeout {timeout_s}"
@@ -27,16 +26,16 @@ SCHEMA = {
     "replies": [{"request": int, "address": str, "rtt_ms": (int, float)}],
 }
 
-_SENDING = re.compile(r"Sending (\d+), (\d+)-byte (?:ICMP|MPLS) Echos to ([^,\s]+)"
+_SENDING = rx.compile(r"Sending (\d+), (\d+)-byte (?:ICMP|MPLS) Echos to ([^,\s]+)"
                       r"(?:[^,]*)?,?(?:\s*timeout is (\d+) seconds)?", common.IGNORECASE)
-_TIMEOUT = re.compile(r"timeout is (\d+) seconds", common.IGNORECASE)
-_SUCCESS = re.compile(r"Success rate is (\d+) percent \((\d+)/(\d+)\)"
+_TIMEOUT = rx.compile(r"timeout is (\d+) seconds", common.IGNORECASE)
+_SUCCESS = rx.compile(r"Success rate is (\d+) percent \((\d+)/(\d+)\)"
                       r"(?:, round-trip min/avg/max = (\d+(?:\.\d+)?)/(\d+(?:\.\d+)?)/"
                       r"(\d+(?:\.\d+)?) ms)?", common.IGNORECASE)
-_RESULTS = re.compile(r"^[!.UQM?&]+$")
-_REPLY = re.compile(r"Reply to request (\d+) from ([^,\s]+),\s*(\d+(?:\.\d+)?) ms",
+_RESULTS = rx.compile(r"^[!.UQM?&]+$")
+_REPLY = rx.compile(r"Reply to request (\d+) from ([^,\s]+),\s*(\d+(?:\.\d+)?) ms",
                     common.IGNORECASE)
-_SOURCE = re.compile(r"Packet sent with a source address of (\S+)", common.IGNORECASE)
+_SOURCE = rx.compile(r"Packet sent with a source address of (\S+)", common.IGNORECASE)
 
 
 def _int(text):

@@ -14,8 +14,7 @@ A hop's responders may continue on indented lines (ECMP, or a first probe that t
 names its responder).
 """
 
-import re
-
+from guestagent import rx
 from guestagent.ios import common
 
 COMMAND = "traceroute {host}"
@@ -28,10 +27,10 @@ SCHEMA = {
               "as_numbers": [int], "mpls_labels": [[str]], "codes": [str]}],
 }
 
-_HEADER = re.compile(r"^Tracing (?:the route|MPLS .*?Path) (?:to|on) (\S+)(?:\s+\(([^)]+)\))?",
+_HEADER = rx.compile(r"^Tracing (?:the route|MPLS .*?Path) (?:to|on) (\S+)(?:\s+\(([^)]+)\))?",
                      common.IGNORECASE)
-_HOP = re.compile(r"^\s*(?:([!.QLBDFfMmNPpRIlXxd])\s+)?(\d{1,3})\s+(.*)$")
-_TOKEN = re.compile(
+_HOP = rx.compile(r"^\s*(?:([!.QLBDFfMmNPpRIlXxd])\s+)?(\d{1,3})\s+(.*)$")
+_TOKEN = rx.compile(
     r"(?P<name>[A-Za-z0-9][\w.-]*)\s+\((?P<addr_in_parens>[0-9a-fA-F:.]+)\)"
     r"|\[AS (?P<as>\d+)\]"
     r"|\[MPLS: Labels? (?P<mpls>[\w/-]+)(?: Exp \d+)?\]"
@@ -126,4 +125,4 @@ def _looks_like_hop(rest):
     rest = rest.strip()
     if not rest:
         return False
-    return bool(re.match(r"^(\*|[0-9a-fA-F:.]+[.:]|[A-Za-z0-9][\w.-]*\s+\(|!)", rest))
+    return bool(rx.match(r"^(\*|[0-9a-fA-F:.]+[.:]|[A-Za-z0-9][\w.-]*\s+\(|!)", rest))

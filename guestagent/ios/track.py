@@ -8,8 +8,7 @@ reachability`, or the IOS 12 `Response Time Reporter 20 reachability`), `sla_id`
 `delay_down_s`, `tracked_by` (list of client lines).
 """
 
-import re
-
+from guestagent import rx
 from guestagent.ios import common
 
 COMMAND = "show track"
@@ -24,14 +23,14 @@ SCHEMA = {
     },
 }
 
-_TRACK = re.compile(r"^Track\s+(\d+)\s*$", common.IGNORECASE)
-_SLA = re.compile(r"^(?:IP SLA|Response Time Reporter|rtr)\s+(\d+)\s+(reachability|state)\b",
+_TRACK = rx.compile(r"^Track\s+(\d+)\s*$", common.IGNORECASE)
+_SLA = rx.compile(r"^(?:IP SLA|Response Time Reporter|rtr)\s+(\d+)\s+(reachability|state)\b",
                   common.IGNORECASE)
-_INTERFACE = re.compile(r"^Interface\s+(\S+)\s+(line-protocol|ip routing|ipv6 routing)",
+_INTERFACE = rx.compile(r"^Interface\s+(\S+)\s+(line-protocol|ip routing|ipv6 routing)",
                         common.IGNORECASE)
-_STATE = re.compile(r"^(Reachability|State|Line protocol|IP routing|IPv6 routing|"
+_STATE = rx.compile(r"^(Reachability|State|Line protocol|IP routing|IPv6 routing|"
                     r"Boolean \w+|Threshold \w+)\s+is\s+(\w+)", common.IGNORECASE)
-_CHANGES = re.compile(r"^(\d+)\s+changes?,\s*last change\s+(.*)$", common.IGNORECASE)
+_CHANGES = rx.compile(r"^(\d+)\s+changes?,\s*last change\s+(.*)$", common.IGNORECASE)
 
 
 def parse(text):
@@ -85,14 +84,14 @@ def parse(text):
         if line.lower().startswith("latest operation return code"):
             current["return_code"] = line.partition(":")[2].strip()
             continue
-        rtt = re.match(r"^Latest RTT \(millisecs\)\s*(\d+(?:\.\d+)?)", line, common.IGNORECASE)
+        rtt = rx.match(r"^Latest RTT \(millisecs\)\s*(\d+(?:\.\d+)?)", line, common.IGNORECASE)
         if rtt and common.number(rtt.group(1)) is not None:
             current["latest_rtt_ms"] = common.number(rtt.group(1))
             continue
-        delay = re.match(r"^Delay\s+(.*)$", line, common.IGNORECASE)
+        delay = rx.match(r"^Delay\s+(.*)$", line, common.IGNORECASE)
         if delay:
-            up = re.search(r"up\s+(\d+)", delay.group(1), common.IGNORECASE)
-            down = re.search(r"down\s+(\d+)", delay.group(1), common.IGNORECASE)
+            up = rx.search(r"up\s+(\d+)", delay.group(1), common.IGNORECASE)
+            down = rx.search(r"down\s+(\d+)", delay.group(1), common.IGNORECASE)
             if up and common.integer(up.group(1)) is not None:
                 current["delay_up_s"] = common.integer(up.group(1))
             if down and common.integer(down.group(1)) is not None:

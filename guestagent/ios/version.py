@@ -7,8 +7,7 @@ release, e.g. `17.9.4a`, from `Cisco IOS XE Software, Version ...` or else the I
 `last_reload_reason`, `config_register`, `memory_kb`, `rommon`.
 """
 
-import re
-
+from guestagent import rx
 from guestagent.ios import common
 
 COMMAND = "show version"
@@ -19,15 +18,15 @@ SCHEMA = {
     "last_reload_reason": str, "config_register": str, "memory_kb": int, "rommon": str,
 }
 
-_XE = re.compile(r"Cisco IOS XE Software,\s*Version\s+(\S+)", common.IGNORECASE)
+_XE = rx.compile(r"Cisco IOS XE Software,\s*Version\s+(\S+)", common.IGNORECASE)
 # Searched from `Cisco IOS Software` on: `.*?` after it would rescan the rest of the line for
 # every repeat of the phrase.
 _IOS_START = "cisco ios software"
-_IOS_VERSION = re.compile(r",\s*Version\s+([^,\s]+)", common.IGNORECASE)
-_UPTIME = re.compile(r"^(\S+)\s+uptime is\s+(.+)$")
-_PLATFORM = re.compile(r"^cisco\s+(\S+)\s+\(([^)]*)\)\s+processor.*?with\s+(\d+)K",
+_IOS_VERSION = rx.compile(r",\s*Version\s+([^,\s]+)", common.IGNORECASE)
+_UPTIME = rx.compile(r"^(\S+)\s+uptime is\s+(.+)$")
+_PLATFORM = rx.compile(r"^cisco\s+(\S+)\s+\(([^)]*)\)\s+processor.*?with\s+(\d+)K",
                        common.IGNORECASE)
-_PLATFORM_SHORT = re.compile(r"^cisco\s+(\S+)\s+\([^)]*\)\s+processor", common.IGNORECASE)
+_PLATFORM_SHORT = rx.compile(r"^cisco\s+(\S+)\s+\([^)]*\)\s+processor", common.IGNORECASE)
 
 
 def parse(text):
