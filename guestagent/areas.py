@@ -25,11 +25,11 @@ fleet (`--journal DIR`, repeatable) or a VictoriaMetrics holding what the import
 Worst first: lowest availability, then highest loss, then highest median RTT.
 """
 
-import json
 import math
 import os
 import sys
 
+from guestagent import jsontext
 from guestagent.quality import median as _median
 
 BASE32 = "0123456789bcdefghjkmnpqrstuvwxyz"
@@ -227,7 +227,7 @@ def victoriametrics_samples(url, timeout_s=30.0):
     areas, probes = {}, {}
     for line in body.splitlines():
         try:
-            series = json.loads(line)
+            series = jsontext.loads(line)
         except ValueError:
             continue
         labels = series.get("metric") or {}
@@ -312,7 +312,8 @@ def report_rows(args, stdout=None, stderr=None):
     if top:
         rows = rows[:top]
     if getattr(args, "format", "table") == "json":
-        stdout.write(json.dumps({"areas": rows, "errors": errors}, indent=2, sort_keys=True) + "\n")
+        stdout.write(jsontext.dumps({"areas": rows, "errors": errors}, indent=2, sort_keys=True) +
+                     "\n")
     else:
         stdout.write(table(rows) + "\n")
         for error in errors:

@@ -388,13 +388,12 @@ def _checked_key(source, data):
 def remembered_document(cache_path, text):
     """What is kept for exactly this text ({data, lines, checked?}), or None. A file that is not
     ours (another user's, writable by others, a link) or does not match is ignored."""
-    import json
-    from guestagent import runtimefiles
+    from guestagent import jsontext, runtimefiles
     body = runtimefiles.read_private(cache_path, 4 * 1048576)
     if body is None:
         return None
     try:
-        kept = json.loads(body.decode("utf-8"))
+        kept = jsontext.loads(body.decode("utf-8"))
     except ValueError:
         return None
     if not isinstance(kept, dict) or kept.get("key") != _document_key() or \
@@ -453,7 +452,7 @@ def _plain(value):
 def remember_document(cache_path, text, data, lines, checked=None):
     """Keep (data, lines) for this text, and the checked config ({key, config, warnings}) when
     given; best effort (a cache that cannot be written is no cache)."""
-    import json
+    from guestagent import jsontext
     if not _plain(data):
         return
     kept = {"key": _document_key(), "text": text, "data": data, "lines": lines}
@@ -461,7 +460,7 @@ def remember_document(cache_path, text, data, lines, checked=None):
         kept["checked"] = checked
     try:
         # Keys in their order: a config's mappings read back as they were checked.
-        body = json.dumps(kept).encode("utf-8")
+        body = jsontext.dumps(kept).encode("utf-8")
     except (TypeError, ValueError):
         return
     from guestagent import runtimefiles

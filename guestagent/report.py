@@ -5,7 +5,6 @@ Times are ISO 8601 UTC strings for people plus `*_ts` unix seconds for programs.
 clock with it; nothing that orders or resumes work depends on it, see docs/architecture.md).
 """
 
-import json
 import os
 import time
 
@@ -86,10 +85,13 @@ def add_error(report, where, message):
 
 
 def dumps(report, indent=None):
-    return json.dumps(report, sort_keys=True, indent=indent, separators=(",", ":") if indent is None
-                      else (",", ": "), default=str)
+    from guestagent import jsontext
+    return jsontext.dumps(report, sort_keys=True, indent=indent,
+                          separators=(",", ":") if indent is None else (",", ": "),
+                          default=str)
 
 
 def load_schema():
     with open(SCHEMA_PATH) as f:
+        import json
         return json.load(f)

@@ -1,8 +1,9 @@
 """Small state files written so that a power loss leaves the old content or the new, never half."""
 
 import errno
-import json
 import os
+
+from guestagent import jsontext
 
 
 def fsync_path(path):
@@ -28,7 +29,7 @@ def read_json(path, default=None, problems=None):
     fallback = {} if default is None else default
     try:
         with open(path) as f:
-            return json.load(f)
+            return jsontext.loads(f.read())
     except (IOError, OSError) as exc:
         if problems is not None and not isinstance(exc, FileNotFoundError):
             problems.append("cannot read {}: {}".format(path, exc.strerror or exc))
@@ -48,7 +49,7 @@ def write_json(path, data):
     tmp = path + ".tmp"
     try:
         with open(tmp, "w") as f:
-            json.dump(data, f, sort_keys=True)
+            f.write(jsontext.dumps(data, sort_keys=True))
             f.flush()
             os.fsync(f.fileno())
         os.rename(tmp, path)
@@ -113,7 +114,7 @@ def read_slots(path):
         if found is None:
             continue
         try:
-            document = json.loads(found[1].decode("utf-8"))
+            document = jsontext.loads(found[1].decode("utf-8"))
         except ValueError:
             continue
         if best is None or found[0] > best[0]:
@@ -125,7 +126,7 @@ def write_slots(path, data, seq):
     """Write `data` (JSON) with sequence `seq` (one more than the newest read) into the slot
     `seq % 2`, in place, and fdatasync it. Raises OSError (read-only, full, too big); the other
     slot keeps the previous content whole."""
-    content = json.dumps(data, sort_keys=True, separators=(",", ":")).encode("utf-8")
+    content = jsontext.dumps(data, sort_keys=True, separators=(",", ":")).encode("utf-8")
     if len(content) > SLOT_BYTES - _HEADER:
         raise OSError(errno.EFBIG, "state of {} bytes exceeds its slot of {}".format(
             len(content), SLOT_BYTES - _HEADER))

@@ -18,10 +18,10 @@ never trusted.
 """
 
 import errno
-import json
 import math
 import os
 
+from guestagent import jsontext
 from guestagent.statefile import fsync_path
 
 CURRENT = "reports.jsonl"
@@ -49,7 +49,7 @@ def is_report(document):
 
 def _decode(raw):
     try:
-        return json.loads(raw.decode("utf-8") if isinstance(raw, bytes) else raw)
+        return jsontext.loads(raw.decode("utf-8") if isinstance(raw, bytes) else raw)
     except ValueError:  # also UnicodeDecodeError
         return None
 
@@ -97,8 +97,8 @@ def compact(raw, base, report):
     data = deflater.compress(raw) + deflater.flush()
     head = {"id": report["cycle"]["id"], "started_ts": report["cycle"]["started_ts"]}
     text = binascii.b2a_base64(data, newline=False).decode("ascii")  # = base64.b64encode
-    return json.dumps({"cycle": head, "z": text}, separators=(",", ":"),
-                      sort_keys=True).encode("utf-8")
+    return jsontext.dumps({"cycle": head, "z": text}, separators=(",", ":"),
+                          sort_keys=True).encode("utf-8")
 
 
 def base_of(path):

@@ -335,12 +335,12 @@ def _fingerprint(config):
     kept = getattr(config, "_sla_fingerprint", None)
     if kept is not None:
         return kept
-    import json
     import zlib
+    from guestagent import jsontext
     from guestagent.sla import config as sla_config_module
-    text = json.dumps([sla_config_module.section(config), sla_config_module.interval_of(config),
-                       os.path.join(config.agent.state_dir, "sla.sqlite3")], sort_keys=True,
-                      default=str)
+    text = jsontext.dumps([sla_config_module.section(config), sla_config_module.interval_of(config),
+                           os.path.join(config.agent.state_dir, "sla.sqlite3")], sort_keys=True,
+                          default=str)
     kept = zlib.crc32(text.encode("utf-8")) & 0xffffffff
     try:
         object.__setattr__(config, "_sla_fingerprint", kept)
