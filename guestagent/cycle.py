@@ -448,11 +448,14 @@ class Cycle(object):
             # The probes' programs start first: the router's sections are mostly parsing, and
             # would hold the GIL that each ping's start needs.
             futures = [(t, tasks.submit(self.run_probe, t, starts_of(t))) for t in targets]
-            path_future = tasks.submit(self.discover_path, starts_of(path))
+            # No thread for a path not discovered (discover_path() would return at once).
+            path_future = tasks.submit(self.discover_path, starts_of(path)) \
+                if path is not None else None
             identify_future = tasks.submit(self.identify)
             collect_future = tasks.submit(self.collect_then_prepare)
             try:
-                first_hop = self.wait_for(path_future, "path discovery")
+                first_hop = self.wait_for(path_future, "path discovery") \
+                    if path_future is not None else None
             except Late as exc:
                 first_hop = None
                 target = self.path_target()
