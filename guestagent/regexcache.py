@@ -14,8 +14,9 @@ the modules every cycle loads compile their patterns, builds them from it withou
 too, as soon as `re` is loaded. `save()` writes the file when this process compiled patterns it
 did not hold, so a router writes it once after an install or upgrade, not every cycle. The
 file is this user's alone (like the config cache: a file of another user, one writable by
-others or a link is ignored), and named after the interpreter, whose code format it is in. Anything unexpected (another
-Python's `re` internals, an unreadable or foreign file) means no cache, never an error.
+others or a link is ignored), and named after the interpreter, whose code format it is in.
+Anything unexpected (another Python's `re` internals, an unreadable or foreign file) means no
+cache, never an error.
 """
 
 import os
