@@ -114,6 +114,9 @@ def hook():
         return False
     parser, compiler, _sre = found
     original = compiler.compile
+    if getattr(original, "kept_programs", False):  # another thread hooked it meanwhile
+        _state["hooked"] = True
+        return True
     build = _state["build"]
 
     def compile(p, flags=0):
@@ -132,6 +135,7 @@ def hook():
         _state["missed"] += 1
         return pattern
 
+    compile.kept_programs = True
     compiler.compile = compile
     _state["hooked"] = True
     return True
