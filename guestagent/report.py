@@ -92,6 +92,6 @@ def dumps(report, indent=None):
 
 
 def load_schema():
+    import json
     with open(SCHEMA_PATH) as f:
-        import json
         return json.load(f)
