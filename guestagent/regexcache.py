@@ -85,12 +85,16 @@ def install(path=None):
     return True
 
 
+def _key(p, flags):
+    return (type(p).__name__, p, int(flags))
+
+
 def kept(p, flags):
     """The pattern `re.compile(p, flags)` would return, built from its kept program, or None
     (not installed, not kept, or an entry `_sre` refuses)."""
     if not _state["installed"]:
         return None
-    key = (type(p).__name__, p, int(flags))
+    key = _key(p, flags)
     entry = _state["entries"].get(key)
     if entry is None:
         return None
@@ -129,7 +133,7 @@ def hook():
             pattern, entry = _compile(parser, compiler, build, p, int(flags))
         except Exception:
             return original(p, flags)  # raises re.error as `re` would
-        key = (type(p).__name__, p, int(flags))
+        key = _key(p, flags)
         _state["entries"][key] = entry
         _state["used"].add(key)
         _state["missed"] += 1

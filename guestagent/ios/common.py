@@ -7,10 +7,9 @@ import math
 
 from guestagent import rx
 
-# re.IGNORECASE as a plain int, for the parsers' patterns. Python 3.6 (Guest Shell's) keeps the
-# RegexFlag enum through a whole compilation and through every re.match() cache lookup, where
-# each `flags & X` is an enum operation: the parsers' patterns compiled 2-3x slower, the largest
-# part of a cycle's start-up (3.7 and later turn the flag into an int first).
+# The parsers' flag, a plain int (rx.IGNORECASE is re.IGNORECASE's value): Python 3.6 (Guest
+# Shell's) keeps the RegexFlag enum through a whole compilation and every cache lookup, where
+# each `flags & X` is an enum operation (the patterns compiled 2-3x slower).
 IGNORECASE = rx.IGNORECASE
 
 # One way to read each number: digits, then optionally a point and digits. (`\d+\.?\d*` would
