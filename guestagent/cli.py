@@ -369,10 +369,27 @@ def main(argv=None):
     finally:
         sys.stdout, sys.stderr = saved
     if out.broken:
-        return EXIT_BROKEN_PIPE
-    if exit_request is not None:
+        code = EXIT_BROKEN_PIPE
+    elif exit_request is not None:
         raise exit_request
+    if argv is None and chosen_command(sys.argv[1:]) == "run":
+        _end_cycle_process(code)
     return code
+
+
+def _end_cycle_process(code):
+    """A cycle's own process ends here, without the interpreter's teardown: freeing every
+    module and object one by one was 7% of a cycle without a test point on Python 3.6 (2.7 ms
+    of 38). Nothing waits for it: the journal, the state and the lock are written and closed
+    by then (every file is opened in a `with`, the SLA store closed), the cycle's threads are
+    daemons or abandoned at their deadline, and stdout and stderr are flushed here."""
+    import os
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):  # a closed pipe: nothing more can reach its reader
+            pass
+    os._exit(EXIT_OK if code is None else code)
 
 
 # `run`'s options, for run_arguments(): flags, and options taking a value (with its reader).

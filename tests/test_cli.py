@@ -190,3 +190,30 @@ def test_a_cycle_as_its_own_process_runs_without_the_cyclic_collector(tmp_path):
     assert lines("own") == ["collector enabled during the cycle: False"]
     assert lines("in-process") == ["collector enabled during the cycle: True",
                                    "collector enabled after it: True"]
+
+
+def test_a_cycle_process_ends_without_teardown_and_loses_nothing(tmp_path):
+    """`run` in its own process leaves by os._exit (the interpreter's teardown is skipped):
+    its whole stdout still arrives, its exit status is the cycle's, its report is in the
+    journal."""
+    config = write_config(tmp_path, "agent: {{state_dir: {}}}\ndevice: {{kind: simulated}}\n"
+                                    "path_discovery: {{enabled: false}}\ntargets: []\n"
+                                    .format(tmp_path / "state"))
+    proc = run_agent(["run", "--dry-run", "--json", "--config", config])
+    assert proc.returncode == 0, proc.stderr
+    printed = json.loads(proc.stdout)  # all of it, flushed before the end
+    journal = tmp_path / "state" / "journal" / "reports.jsonl"
+    journaled = json.loads(journal.read_text().splitlines()[-1])
+    assert journaled["cycle"]["id"] == printed["cycle"]["id"]
+    assert "Traceback" not in proc.stderr
+
+    # The same cycle as a caller's function (main(argv)) returns to it: the caller goes on.
+    import subprocess
+    import sys
+    script = ("import sys\nfrom guestagent import cli\n"
+              "code = cli.main(['run', '--dry-run', '--config', sys.argv[1]])\n"
+              "print('returned', code)\n")
+    done = subprocess.run([sys.executable, "-c", script, config], cwd=ROOT,
+                          env=dict(os.environ, PYTHONPATH=ROOT), stdout=subprocess.PIPE,
+                          stderr=subprocess.PIPE, universal_newlines=True, timeout=60)
+    assert done.returncode == 0 and done.stdout.splitlines()[-1] == "returned 0", done.stderr
