@@ -1,8 +1,8 @@
 import sys
 
 if __name__ == "__main__":
-    from guestagent import answered_version
+    from guestagent import answered_version, leave
     if answered_version(sys.argv[1:]):  # before loading the command line
-        sys.exit(0)
+        leave(0)
     from guestagent.cli import main
     sys.exit(main())

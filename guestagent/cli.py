@@ -10,7 +10,8 @@ what it cannot encode is printed as backslash escapes. Input files are read as U
 
 import sys
 
-from guestagent import EXIT_LOCKED, EXIT_OK, EXIT_USAGE, __version__, answered_version
+from guestagent import (EXIT_BROKEN_PIPE, EXIT_LOCKED, EXIT_OK, EXIT_USAGE, __version__,
+                        answered_version, leave)
 
 # Subcommands that live in guestagent/commands/<name>.py (HELP, add_arguments, main).
 COMMANDS = ["demo", "eem", "doctor", "bundle", "status", "sla", "state", "report"]
@@ -289,8 +290,6 @@ def cmd_check_config(args):
     return EXIT_OK
 
 
-# What a shell reports for a program that a closed pipe stopped (128 + SIGPIPE), as `cat` does.
-EXIT_BROKEN_PIPE = 141
 
 
 class SafeStream(object):
@@ -372,24 +371,10 @@ def main(argv=None):
         code = EXIT_BROKEN_PIPE
     elif exit_request is not None:
         raise exit_request
-    if argv is None and chosen_command(sys.argv[1:]) == "run":
-        _end_cycle_process(code)
+    if argv is None and (chosen_command(sys.argv[1:]) == "run" or
+                         sys.argv[1:] == ["--version"]):
+        leave(code)  # a cycle has closed all it wrote (journal, state, lock) and flushed stdout
     return code
-
-
-def _end_cycle_process(code):
-    """A cycle's own process ends here, without the interpreter's teardown: freeing every
-    module and object one by one was 7% of a cycle without a test point on Python 3.6 (2.7 ms
-    of 38). Nothing waits for it: the journal, the state and the lock are written and closed
-    by then (every file is opened in a `with`, the SLA store closed), the cycle's threads are
-    daemons or abandoned at their deadline, and stdout and stderr are flushed here."""
-    import os
-    for stream in (sys.stdout, sys.stderr):
-        try:
-            stream.flush()
-        except (OSError, ValueError):  # a closed pipe: nothing more can reach its reader
-            pass
-    os._exit(EXIT_OK if code is None else code)
 
 
 # `run`'s options, for run_arguments(): flags, and options taking a value (with its reader).

@@ -175,7 +175,8 @@ def _with_closed_stdout(args, env):
     return proc.returncode, stderr
 
 
-@pytest.mark.parametrize("args", [["parse", "--list"], ["--help"], ["eem", "render"],
+@pytest.mark.parametrize("args", [["parse", "--list"], ["--help"], ["--version"],
+                                  ["eem", "render"],
                                   ["parse", "linux-ping", "FIXTURE"]])
 def test_closed_stdout_ends_quietly(c_env, args):
     args = [fixture_path("linux_ping", "pingparsing__10.txt") if a == "FIXTURE" else a
