@@ -195,7 +195,7 @@ def test_a_cycle_as_its_own_process_runs_without_the_cyclic_collector(tmp_path):
 def test_a_cycle_process_ends_without_teardown_and_loses_nothing(tmp_path):
     """`run` in its own process leaves by os._exit (the interpreter's teardown is skipped):
     its whole stdout still arrives, its exit status is the cycle's, its report is in the
-    journal."""
+    journal, and exit handlers run."""
     config = write_config(tmp_path, "agent: {{state_dir: {}}}\ndevice: {{kind: simulated}}\n"
                                     "path_discovery: {{enabled: false}}\ntargets: []\n"
                                     .format(tmp_path / "state"))
@@ -207,9 +207,20 @@ def test_a_cycle_process_ends_without_teardown_and_loses_nothing(tmp_path):
     assert journaled["cycle"]["id"] == printed["cycle"]["id"]
     assert "Traceback" not in proc.stderr
 
-    # The same cycle as a caller's function (main(argv)) returns to it: the caller goes on.
+    # Exit handlers still run (a coverage tool's, a benchmark's), before the process ends.
     import subprocess
     import sys
+    handler = ("import atexit, sys\nmark = sys.argv[2]\n"
+               "atexit.register(lambda: open(mark, 'w').write('handler ran'))\n"
+               "sys.argv = ['guestagent', 'run', '--dry-run', '--config', sys.argv[1]]\n"
+               "from guestagent.cli import main\nsys.exit(main())\n")
+    mark = tmp_path / "mark"
+    done = subprocess.run([sys.executable, "-c", handler, config, str(mark)], cwd=ROOT,
+                          env=dict(os.environ, PYTHONPATH=ROOT), stdout=subprocess.PIPE,
+                          stderr=subprocess.PIPE, universal_newlines=True, timeout=60)
+    assert done.returncode == 0 and mark.read_text() == "handler ran", done.stderr
+
+    # The same cycle as a caller's function (main(argv)) returns to it: the caller goes on.
     script = ("import sys\nfrom guestagent import cli\n"
               "code = cli.main(['run', '--dry-run', '--config', sys.argv[1]])\n"
               "print('returned', code)\n")
