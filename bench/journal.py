@@ -160,6 +160,14 @@ def cycle(config, parts_path):
     return parts, usage.ru_oublock * 512
 
 
+def give_to_user(top):
+    """Hand a tree this benchmark wrote (as root) to Guest Shell's uid 1000, whose cycles
+    append to it."""
+    for directory, _, names in os.walk(top):
+        for path in [directory] + [os.path.join(directory, name) for name in names]:
+            os.chown(path, 1000, 1000)
+
+
 def journal_lines(journal_dir):
     from guestagent.sinks import journal
     out = []
@@ -341,6 +349,8 @@ def main():
                     state.put("journal", {"cycle_id": "grow-%07d" % (n - 1),
                                           "position": position})
                     state.save()
+                    if device:  # written here as root: the cycle runs as uid 1000
+                        give_to_user(os.path.join(work, "grow"))
                     cycle(config, parts_path)
                     outcome = statefile.SlotState(os.path.join(
                         jdir, statefile.CYCLE_STATE)).get("sinks")["victoriametrics"]
