@@ -290,8 +290,6 @@ def cmd_check_config(args):
     return EXIT_OK
 
 
-
-
 class SafeStream(object):
     """stdout/stderr as the command line writes them, whatever the locale and the reader.
 
@@ -373,7 +371,7 @@ def main(argv=None):
         raise exit_request
     if argv is None and (chosen_command(sys.argv[1:]) == "run" or
                          sys.argv[1:] == ["--version"]):
-        leave(code)  # a cycle has closed all it wrote (journal, state, lock) and flushed stdout
+        leave(code)  # `run` has closed all it wrote (journal, state, lock); stdout is flushed
     return code
 
 
